@@ -1,0 +1,25 @@
+"""Okta single sign-on and SCIM 2.0 provisioning for multi-tenant Flask applications."""
+
+from . import signals
+from ._extension import OktaSCIM
+from .config import ConfigError
+from .core.errors import Conflict
+from .core.errors import DirectoryError
+from .core.errors import InvalidValue
+from .core.errors import JitRefused
+from .core.errors import NotAMember
+from .core.errors import NotFound
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ConfigError",
+    "Conflict",
+    "DirectoryError",
+    "InvalidValue",
+    "JitRefused",
+    "NotAMember",
+    "NotFound",
+    "OktaSCIM",
+    "signals",
+]

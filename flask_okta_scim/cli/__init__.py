@@ -1,0 +1,19 @@
+"""The ``flask okta-scim`` command line: one module per command group."""
+
+from __future__ import annotations
+
+from flask.cli import AppGroup
+
+from .org import org
+from .team import team
+from .user import user
+
+okta_scim_cli = AppGroup(
+    "okta-scim",
+    help="Manage organizations, teams, Okta single sign-on and SCIM provisioning.",
+)
+okta_scim_cli.add_command(org)
+okta_scim_cli.add_command(team)
+okta_scim_cli.add_command(user)
+
+__all__ = ["okta_scim_cli"]

@@ -1,0 +1,63 @@
+"""Helpers shared by the ``flask okta-scim`` command groups.
+
+Conventions (SPEC §3): a command that creates something prints only its id or
+token on stdout, on one line; explanations go to stderr; errors go to stderr
+with a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import wraps
+
+import click
+from flask import current_app
+
+from ..core.errors import DirectoryError
+from ..sqla.directory import Directory
+
+F = t.TypeVar("F", bound=Callable[..., t.Any])
+
+
+def extension() -> t.Any:
+    """Return the :class:`~flask_okta_scim.OktaSCIM` registered on the current app."""
+    return current_app.extensions["okta_scim"]
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Directory]:
+    """Yield a directory acting as ``cli``; commit at the end, roll back on error."""
+    with extension().directory(actor="cli").atomic() as directory:
+        yield directory
+
+
+def reports_errors(f: F) -> F:
+    """Turn :class:`DirectoryError` into a clean message on stderr and exit status 1."""
+
+    @wraps(f)
+    def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        try:
+            return f(*args, **kwargs)
+        except DirectoryError as e:
+            raise click.ClickException(e.message) from None
+
+    return t.cast(F, wrapper)
+
+
+def emit(value: t.Any) -> None:
+    """Print ``value`` on stdout: strings as they are, anything else as JSON."""
+    click.echo(value if isinstance(value, str) else json.dumps(value, indent=2))
+
+
+def explain(message: str) -> None:
+    """Print an explanation on stderr."""
+    click.echo(message, err=True)
+
+
+def public_id(value: t.Any) -> str:
+    """The id of a row as printed by the CLI and in its JSON: always a string."""
+    return str(value)

@@ -1,0 +1,69 @@
+"""Errors raised by the directory rules, independent of any wire format.
+
+The SCIM layer turns them into RFC 7644 error bodies, the CLI into a message on
+stderr, the SAML layer into an error page. Each carries a stable ``code`` that
+callers may switch on, and a ``message`` meant for an operator: messages never
+contain passwords or tokens.
+"""
+
+from __future__ import annotations
+
+
+class DirectoryError(Exception):
+    """Base class for every refusal of the directory service."""
+
+    #: A stable, machine-readable identifier for the kind of refusal.
+    code = "directory_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(DirectoryError):
+    """The organization, team, account or identity asked for does not exist."""
+
+    code = "not_found"
+
+
+class Conflict(DirectoryError):
+    """The change would create a duplicate (same userName, same email, ...)."""
+
+    code = "conflict"
+
+
+class InvalidValue(DirectoryError):
+    """A value is malformed: not an email address, an empty team name, ..."""
+
+    code = "invalid_value"
+
+
+class NotAMember(DirectoryError):
+    """Accounts named for a team are not members of the team's organization.
+
+    ``account_ids`` lists the offending ids, so an API can name them.
+    """
+
+    code = "not_a_member"
+
+    def __init__(self, message: str, account_ids: list[object]) -> None:
+        super().__init__(message)
+        self.account_ids = account_ids
+
+
+class JitRefused(DirectoryError):
+    """Just-in-time provisioning was refused (SPEC §2 rule 3).
+
+    ``reason`` is one of :attr:`DOMAIN_NOT_APPROVED` and :attr:`DEACTIVATED`.
+    """
+
+    code = "jit_refused"
+    DOMAIN_NOT_APPROVED = "domain_not_approved"
+    DEACTIVATED = "deactivated_by_scim"
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

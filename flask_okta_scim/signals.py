@@ -1,0 +1,115 @@
+"""Blinker signals sent by the directory service and the sign-in flow.
+
+**Receiver contract** (SPEC §2 rule 11). Every signal below is sent *inside*
+the database transaction of the change it announces, after the change has been
+flushed and before it is committed:
+
+- a receiver sees the change through the same SQLAlchemy session
+  (``db.session``) and may write through that session: its writes commit or
+  roll back together with the change;
+- a receiver that raises aborts the whole operation: nothing of the change is
+  kept, the exception reaches the caller (Okta gets a SCIM 500 and retries);
+- ``*_deleted`` and ``user_detached`` are sent *before* the rows go, so the
+  receiver can still read them and delete what references them;
+- receivers must not commit or roll back the session themselves.
+
+The sender is always the Flask application (``current_app._get_current_object()``);
+every other argument is a keyword. ``organization``, ``account`` and ``team`` are
+instances of the host's models; ``identity`` is the extension's provisioned
+identity row (``okta.models.identity``).
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+user_provisioned = _signals.signal("user-provisioned")
+"""A SCIM create attached a person to an organization (rule 4).
+
+Keywords: ``organization``, ``account``, ``identity``, ``created_account``
+(``True`` when a new account was created, ``False`` when an existing one was
+attached).
+"""
+
+user_updated = _signals.signal("user-updated")
+"""A provisioned identity changed (rule 5).
+
+Keywords: ``organization``, ``account`` (``None`` while the person is
+detached), ``identity``, ``changes`` (a ``frozenset`` of the names of the
+changed fields, e.g. ``{"display_name", "password"}``; never the values), and
+``account_changes`` (the subset that was applied to the shared account; empty
+when the account belongs to another organization too, rule 9).
+"""
+
+user_detached = _signals.signal("user-detached")
+"""A person was removed from an organization and all its teams (rule 6).
+
+Keywords: ``organization``, ``account``, ``identity`` (``None`` when the
+detachment did not come from SCIM), ``teams`` (the teams they were removed
+from). Sent before the membership rows are deleted.
+"""
+
+user_deleted = _signals.signal("user-deleted")
+"""An account is about to be deleted because it belongs to no organization any more.
+
+Keywords: ``account``, ``organization`` (the organization whose
+deprovisioning caused it). Sent before the account row is deleted: delete or
+reassign what the host keeps for this account here.
+"""
+
+user_reactivated = _signals.signal("user-reactivated")
+"""A deactivated identity was reactivated on the same SCIM id (rule 7).
+
+Keywords: ``organization``, ``account``, ``identity``, ``created_account``
+(``True`` when the account had been deleted and was created anew).
+"""
+
+user_jit_provisioned = _signals.signal("user-jit-provisioned")
+"""A person joined an organization by just-in-time provisioning at sign-in (rule 3).
+
+Keywords: ``organization``, ``account``, ``teams`` (the teams whose
+pre-approved domains admitted them), ``created_account``.
+"""
+
+team_created = _signals.signal("team-created")
+"""A team was created. Keywords: ``organization``, ``team``, ``managed_by_okta``."""
+
+team_updated = _signals.signal("team-updated")
+"""A team was renamed. Keywords: ``organization``, ``team``, ``previous_name``."""
+
+team_members_changed = _signals.signal("team-members-changed")
+"""A team's membership changed (rule 10).
+
+Keywords: ``organization``, ``team``, ``added`` and ``removed`` (lists of
+accounts; one of them may be empty, never both).
+"""
+
+team_deleted = _signals.signal("team-deleted")
+"""A team is about to be deleted (rule 10).
+
+Keywords: ``organization``, ``team``. Sent before the team row is deleted:
+delete the team's resources here, through the same session.
+"""
+
+sso_login = _signals.signal("sso-login")
+"""A person signed in through an organization's Okta connection.
+
+Keywords: ``organization``, ``account``, ``jit`` (``True`` when the sign-in
+made them a member by just-in-time provisioning).
+"""
+
+__all__ = [
+    "sso_login",
+    "team_created",
+    "team_deleted",
+    "team_members_changed",
+    "team_updated",
+    "user_deleted",
+    "user_detached",
+    "user_jit_provisioned",
+    "user_provisioned",
+    "user_reactivated",
+    "user_updated",
+]

@@ -1,0 +1,23 @@
+"""Persistence for Flask-SQLAlchemy hosts: mixins, the extension's tables, the directory service.
+
+Nothing here imports Flask: the directory service runs as well in a worker or
+a migration script as in a request.
+"""
+
+from .directory import UNSET
+from .directory import Directory
+from .mixins import AccountMixin
+from .mixins import OrganizationMixin
+from .mixins import TeamMixin
+from .models import Models
+from .models import define_models
+
+__all__ = [
+    "UNSET",
+    "AccountMixin",
+    "Directory",
+    "Models",
+    "OrganizationMixin",
+    "TeamMixin",
+    "define_models",
+]

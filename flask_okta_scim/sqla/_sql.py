@@ -1,0 +1,74 @@
+"""Set-based writes that stay correct under concurrent requests.
+
+Membership changes are inserts and deletes of individual rows, never a
+read-modify-write of a whole list: two Okta PATCHes adding different members to
+one group at the same moment both land.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable
+from collections.abc import Iterator
+
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+#: Rows per statement: well under SQLite's and PostgreSQL's parameter limits.
+CHUNK = 500
+
+
+def chunks(values: Iterable[t.Any], size: int = CHUNK) -> Iterator[list[t.Any]]:
+    """Yield ``values`` in lists of at most ``size`` items."""
+    batch: list[t.Any] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def insert_ignore(
+    session: Session, model: t.Any, rows: list[dict[str, t.Any]], returning: t.Any
+) -> list[t.Any]:
+    """Insert ``rows``, skipping any that would violate a unique key; return ``returning`` of those inserted.
+
+    Uses ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on PostgreSQL and
+    SQLite. Other databases get a check-then-insert that is *not* safe under
+    concurrency. Does not touch the ORM identity map and does not commit.
+    """
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    inserted: list[t.Any] = []
+    if dialect in ("postgresql", "sqlite"):
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        for batch in chunks(rows):
+            stmt = insert(model).values(batch).on_conflict_do_nothing().returning(returning)
+            inserted.extend(session.execute(stmt).scalars())
+        return inserted
+    table = model.__table__
+    key_columns = [c.name for c in table.primary_key.columns]
+    for row in rows:
+        exists = session.execute(
+            select(returning).where(*(table.c[k] == row[k] for k in key_columns))
+        ).first()
+        if exists is None:
+            session.execute(table.insert().values(row))
+            inserted.append(row[returning.key])
+    return inserted
+
+
+def delete_returning(session: Session, model: t.Any, where: list[t.Any], returning: t.Any) -> list[t.Any]:
+    """Delete the rows of ``model`` matching ``where``; return ``returning`` of the deleted rows.
+
+    Does not commit.
+    """
+    stmt = delete(model).where(*where).returning(returning)
+    return list(session.execute(stmt).scalars())

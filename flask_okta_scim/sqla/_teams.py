@@ -1,0 +1,224 @@
+"""Team rules of the directory service (SPEC §2 rules 3 and 10), free of any wire format."""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable
+
+from sqlalchemy import delete
+from sqlalchemy import select
+
+from .. import signals
+from ..core.emails import normalize_domain
+from ..core.ids import new_scim_id
+from ._base import DirectoryBase
+from ._base import _clean_name
+from ._sql import chunks
+from ._sql import delete_returning
+from ._sql import insert_ignore
+
+
+class TeamOperations(DirectoryBase):
+    """Teams: create, rename, membership as set operations, delete, pre-approved domains."""
+
+    def create_team(
+        self,
+        organization: t.Any,
+        name: str,
+        *,
+        managed_by_okta: bool = False,
+        external_id: str | None = None,
+        members: Iterable[t.Any] = (),
+    ) -> t.Any:
+        """Create a team of ``organization``, optionally with ``members`` (accounts or ids).
+
+        A team ``managed_by_okta`` gets a SCIM group id (``okta.models.group``).
+        Members must already belong to the organization (:class:`NotAMember`
+        otherwise; nothing is created then). Does not commit.
+        """
+        name = _clean_name(name, "A team name")
+        member_ids = self._account_ids(members)
+        self._require_members(organization, member_ids)
+        team = self.models.team(name=name, organization_id=organization.id)
+        self.session.add(team)
+        self.session.flush()
+        if managed_by_okta:
+            self.session.add(
+                self.models.group(
+                    id=new_scim_id(), organization_id=organization.id, team_id=team.id,
+                    external_id=external_id, version=1,
+                )
+            )
+        self._audit(
+            organization, "team.create", "team", team.id, name=name,
+            managed_by_okta=managed_by_okta,
+        )
+        self._send(
+            signals.team_created,
+            organization=organization, team=team, managed_by_okta=managed_by_okta,
+        )
+        if member_ids:
+            self.add_team_members(team, member_ids)
+        return team
+
+    def group_of(self, team: t.Any) -> t.Any:
+        """Return the SCIM group row that manages ``team``, or ``None`` for a team not pushed by Okta."""
+        g = self.models.group
+        return self.session.scalars(select(g).where(g.team_id == team.id)).first()
+
+    def rename_team(self, team: t.Any, name: str) -> bool:
+        """Rename ``team``; return whether the name changed. Does not commit."""
+        name = _clean_name(name, "A team name")
+        if name == team.name:
+            return False
+        previous, team.name = team.name, name
+        self._touch_group(team)
+        organization = self._organization_of(team)
+        self._audit(organization, "team.rename", "team", team.id, name=name, previous=previous)
+        self._send(
+            signals.team_updated, organization=organization, team=team, previous_name=previous
+        )
+        return True
+
+    def add_team_members(self, team: t.Any, accounts: Iterable[t.Any]) -> list[t.Any]:
+        """Add accounts (or ids) to ``team``; return the accounts actually added.
+
+        A set operation: members already present are skipped, and concurrent
+        additions of other members are never lost. Every account must be a
+        member of the team's organization (:class:`NotAMember` otherwise,
+        nothing added). Does not commit.
+        """
+        ids = self._account_ids(accounts)
+        organization = self._organization_of(team)
+        self._require_members(organization, ids)
+        tm = self.models.team_member
+        added = insert_ignore(
+            self.session, tm, [{"team_id": team.id, "account_id": i} for i in ids], tm.account_id
+        )
+        self._membership_changed(organization, team, added, [])
+        return self._accounts(added)
+
+    def remove_team_members(self, team: t.Any, accounts: Iterable[t.Any]) -> list[t.Any]:
+        """Remove accounts (or ids) from ``team``; return the accounts actually removed.
+
+        Accounts that are not in the team are ignored. Does not commit.
+        """
+        ids = self._account_ids(accounts)
+        tm = self.models.team_member
+        removed: list[t.Any] = []
+        for batch in chunks(ids):
+            removed.extend(
+                delete_returning(
+                    self.session, tm, [tm.team_id == team.id, tm.account_id.in_(batch)],
+                    tm.account_id,
+                )
+            )
+        self._membership_changed(self._organization_of(team), team, [], removed)
+        return self._accounts(removed)
+
+    def replace_team_members(
+        self, team: t.Any, accounts: Iterable[t.Any]
+    ) -> tuple[list[t.Any], list[t.Any]]:
+        """Make ``team``'s members exactly ``accounts``; return ``(added, removed)``.
+
+        Computed as a difference, so members who stay are not touched; the
+        team row is locked (``SELECT ... FOR UPDATE`` where the database has
+        it) while the difference is applied. Does not commit.
+        """
+        ids = self._account_ids(accounts)
+        organization = self._organization_of(team)
+        self._require_members(organization, ids)
+        team_model, tm = self.models.team, self.models.team_member
+        self.session.execute(
+            select(team_model.id).where(team_model.id == team.id).with_for_update()
+        )
+        current = set(self.session.scalars(select(tm.account_id).where(tm.team_id == team.id)))
+        wanted = set(ids)
+        added = insert_ignore(
+            self.session, tm,
+            [{"team_id": team.id, "account_id": i} for i in ids if i not in current],
+            tm.account_id,
+        )
+        removed: list[t.Any] = []
+        for batch in chunks(sorted(current - wanted)):
+            removed.extend(
+                delete_returning(
+                    self.session, tm, [tm.team_id == team.id, tm.account_id.in_(batch)],
+                    tm.account_id,
+                )
+            )
+        self._membership_changed(organization, team, added, removed)
+        return self._accounts(added), self._accounts(removed)
+
+    def delete_team(self, team: t.Any) -> None:
+        """Delete ``team`` with its memberships, domains and SCIM group link.
+
+        ``team_deleted`` is sent first, inside the transaction, so that the
+        host deletes the team's resources in the same unit of work (rule 10).
+        Does not commit.
+        """
+        organization = self._organization_of(team)
+        self._send(signals.team_deleted, organization=organization, team=team)
+        tm, d, g = self.models.team_member, self.models.team_domain, self.models.group
+        for model in (tm, d, g):
+            self.session.execute(delete(model).where(model.team_id == team.id))
+        self._audit(organization, "team.delete", "team", team.id, name=team.name)
+        self.session.delete(team)
+        self.session.flush()
+
+    def add_team_domain(self, team: t.Any, domain: str) -> bool:
+        """Pre-approve ``domain`` for JIT into ``team``; return whether it was new.
+
+        The domain is normalised (lower case, IDNA) and must be a specific DNS
+        name. This records the team admin's choice; it does not prove that the
+        organization owns the domain. Does not commit.
+        """
+        domain = normalize_domain(domain)
+        d = self.models.team_domain
+        added = insert_ignore(
+            self.session, d, [{"team_id": team.id, "domain": domain}], d.domain
+        )
+        if added:
+            self._audit(
+                self._organization_of(team), "team.domain.add", "team", team.id, domain=domain
+            )
+        return bool(added)
+
+    def remove_team_domain(self, team: t.Any, domain: str) -> bool:
+        """Stop pre-approving ``domain`` for ``team``; return whether it was there. Does not commit."""
+        domain = normalize_domain(domain)
+        d = self.models.team_domain
+        removed = delete_returning(
+            self.session, d, [d.team_id == team.id, d.domain == domain], d.domain
+        )
+        if removed:
+            self._audit(
+                self._organization_of(team), "team.domain.remove", "team", team.id, domain=domain
+            )
+        return bool(removed)
+
+    # -- helpers -------------------------------------------------------------
+
+    def _organization_of(self, team: t.Any) -> t.Any:
+        return self.session.get(self.models.organization, team.organization_id)
+
+    def _touch_group(self, team: t.Any) -> None:
+        group = self.group_of(team)
+        if group is not None:
+            group.version += 1
+
+    def _membership_changed(
+        self, organization: t.Any, team: t.Any, added: list[t.Any], removed: list[t.Any]
+    ) -> None:
+        if not added and not removed:
+            return
+        self._touch_group(team)
+        self._audit(
+            organization, "team.members", "team", team.id,
+            added=[str(i) for i in added], removed=[str(i) for i in removed],
+        )
+        self._send(
+            signals.team_members_changed,
+            organization=organization, team=team,
+            added=self._accounts(added), removed=self._accounts(removed),
+        )

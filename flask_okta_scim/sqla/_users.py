@@ -1,0 +1,465 @@
+"""User rules of the directory service (SPEC §2 rules 3–9), free of any wire format."""
+
+from __future__ import annotations
+
+import typing as t
+
+from sqlalchemy import delete
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .. import signals
+from ..core.emails import email_domain
+from ..core.emails import normalize_email
+from ..core.errors import Conflict
+from ..core.errors import InvalidValue
+from ..core.errors import JitRefused
+from ..core.ids import new_scim_id
+from ._base import DirectoryBase
+from ._sql import insert_ignore
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Marks an argument of :meth:`UserOperations.update_identity` as "leave unchanged".
+UNSET: t.Any = _Unset()
+
+
+class UserOperations(DirectoryBase):
+    """Provisioning, update, deactivation, reactivation, password sync and JIT."""
+
+    # -- lookups -------------------------------------------------------------
+
+    def get_identity(self, organization: t.Any, scim_id: str) -> t.Any:
+        """Return ``organization``'s identity with SCIM id ``scim_id``, or ``None``.
+
+        Never returns another organization's identity.
+        """
+        ident = self.models.identity
+        return self.session.scalars(
+            select(ident).where(ident.id == scim_id, ident.organization_id == organization.id)
+        ).first()
+
+    def find_identity(self, organization: t.Any, user_name: str) -> t.Any:
+        """Return ``organization``'s identity whose userName is ``user_name`` (case-insensitive)."""
+        ident = self.models.identity
+        return self.session.scalars(
+            select(ident).where(
+                ident.organization_id == organization.id,
+                ident.user_name_key == user_name.lower(),
+            )
+        ).first()
+
+    def account_of(self, identity: t.Any) -> t.Any:
+        """Return the account ``identity`` is attached to, or ``None`` while detached."""
+        if identity.account_id is None:
+            return None
+        return self.session.get(self.models.account, identity.account_id)
+
+    # -- rule 4: create ------------------------------------------------------
+
+    def provision(
+        self,
+        organization: t.Any,
+        *,
+        user_name: str,
+        email: str | None = None,
+        external_id: str | None = None,
+        display_name: str | None = None,
+        attributes: dict[str, t.Any] | None = None,
+        password: str | None = None,
+        active: bool = True,
+    ) -> tuple[t.Any, bool]:
+        """Provision a person in ``organization``; return ``(identity, created)``.
+
+        The account is found by ``email`` (``user_name`` when ``email`` is not
+        given), case-insensitively, and attached; or created. A ``user_name``
+        already used by an *active* identity of the organization raises
+        :class:`Conflict`; one used by a *deactivated* identity reactivates it
+        on the same SCIM id (rule 7) and ``created`` is ``False``.
+
+        ``password`` is stored (hashed) only on an account that belongs to no
+        other organization (rule 9). ``attributes`` are kept as sent and must
+        not contain the password. Does not commit.
+        """
+        user_name = _clean_user_name(user_name)
+        email = normalize_email(email if email is not None else user_name)
+        existing = self.find_identity(organization, user_name)
+        if existing is not None:
+            if existing.active:
+                raise Conflict(
+                    f"A user with userName {user_name!r} already exists in this organization."
+                )
+            self._set_identity_fields(
+                existing, user_name, email, external_id, display_name, attributes
+            )
+            if active:
+                self.reactivate(existing, password=password)
+            return existing, False
+
+        identity = self.models.identity(
+            id=new_scim_id(),
+            organization_id=organization.id,
+            active=False,
+            version=1,
+        )
+        self._set_identity_fields(identity, user_name, email, external_id, display_name, attributes)
+        self.session.add(identity)
+        if not active:
+            self._flush_identity()
+            self._audit(organization, "user.provision", "identity", identity.id, active=False)
+            return identity, True
+
+        account, created = self._attach(organization, identity, password)
+        self._flush_identity()
+        self._audit(
+            organization, "user.provision", "identity", identity.id,
+            account_id=account.id, created_account=created,
+        )
+        self._send(
+            signals.user_provisioned,
+            organization=organization, account=account, identity=identity,
+            created_account=created,
+        )
+        return identity, True
+
+    # -- rules 5 and 8: update, password sync -----------------------------
+
+    def update_identity(
+        self,
+        identity: t.Any,
+        *,
+        user_name: t.Any = UNSET,
+        email: t.Any = UNSET,
+        external_id: t.Any = UNSET,
+        display_name: t.Any = UNSET,
+        attributes: t.Any = UNSET,
+        password: t.Any = UNSET,
+        active: t.Any = UNSET,
+    ) -> frozenset[str]:
+        """Change the fields given (others are left alone); return the names of those that changed.
+
+        The identity always takes the new values. The attached account takes
+        the new email, display name and password only when it belongs to no
+        other organization (rule 9); otherwise those stay as they are and the
+        audit log says so. ``active=False`` deactivates after the other
+        changes, ``active=True`` reactivates before them. Does not commit.
+        """
+        organization = self.session.get(self.models.organization, identity.organization_id)
+        if active is True and not identity.active:
+            self.reactivate(identity)
+
+        changes: set[str] = set()
+        if user_name is not UNSET:
+            user_name = _clean_user_name(user_name)
+            if user_name != identity.user_name:
+                other = self.find_identity(organization, user_name)
+                if other is not None and other.id != identity.id:
+                    raise Conflict(
+                        f"A user with userName {user_name!r} already exists in this organization."
+                    )
+                identity.user_name, identity.user_name_key = user_name, user_name.lower()
+                changes.add("user_name")
+        if email is not UNSET:
+            email = normalize_email(email)
+            if email != identity.email:
+                identity.email, identity.email_key = email, email.lower()
+                changes.add("email")
+        for field, value in (
+            ("external_id", external_id),
+            ("display_name", display_name),
+            ("attributes", attributes),
+        ):
+            if value is not UNSET and value != getattr(identity, field):
+                setattr(identity, field, value)
+                changes.add(field)
+        if password is not UNSET:
+            changes.add("password")
+
+        account_changes: set[str] = set()
+        account = self.account_of(identity)
+        if account is not None and changes & {"email", "display_name", "password"}:
+            if self._is_shared(account, organization):
+                self._audit(
+                    organization, "user.update", "identity", identity.id, outcome="partial",
+                    reason="account shared with another organization: profile kept",
+                    fields=sorted(changes & {"email", "display_name", "password"}),
+                )
+            else:
+                account_changes = self._apply_to_account(account, identity, changes, password)
+
+        if changes:
+            identity.version += 1
+            self._audit(
+                organization, "user.update", "identity", identity.id,
+                fields=sorted(changes), account_fields=sorted(account_changes),
+            )
+            self._send(
+                signals.user_updated,
+                organization=organization, account=account, identity=identity,
+                changes=frozenset(changes), account_changes=frozenset(account_changes),
+            )
+        if active is False and identity.active:
+            self.deactivate(identity)
+        return frozenset(changes)
+
+    def sync_password(self, identity: t.Any, password: str) -> bool:
+        """Store ``password`` (hashed) for ``identity``'s account; return whether it was stored.
+
+        Not stored when the person is detached or the account belongs to
+        another organization too (rule 9). The password is never kept in
+        clear, returned or logged. Does not commit.
+        """
+        self.update_identity(identity, password=password)
+        account = self.account_of(identity)
+        return account is not None and not self._is_shared(
+            account, self.session.get(self.models.organization, identity.organization_id)
+        )
+
+    # -- rules 6 and 7: deactivate, reactivate ----------------------------
+
+    def deactivate(self, identity: t.Any) -> None:
+        """Detach the person from the organization and all its teams (rule 6).
+
+        The account is deleted when it belongs to no other organization; the
+        identity stays, readable, with ``active`` false, so that it can be
+        reactivated on the same SCIM id. Deactivating twice does nothing.
+        Does not commit.
+        """
+        if not identity.active:
+            return
+        organization = self.session.get(self.models.organization, identity.organization_id)
+        account = self.account_of(identity)
+        identity.active = False
+        identity.account_id = None
+        identity.version += 1
+        self._audit(organization, "user.deactivate", "identity", identity.id)
+        if account is not None:
+            self._detach(organization, account, identity=identity, delete_orphan=True)
+        self.session.flush()
+
+    def reactivate(self, identity: t.Any, *, password: str | None = None) -> None:
+        """Re-attach a deactivated person on the same SCIM id (rule 7).
+
+        The account is found by the identity's email, or created anew if it
+        was deleted. Team memberships are not restored: Okta pushes them
+        again. Reactivating an active identity does nothing. Does not commit.
+        """
+        if identity.active:
+            return
+        organization = self.session.get(self.models.organization, identity.organization_id)
+        account, created = self._attach(organization, identity, password)
+        identity.version += 1
+        self._flush_identity()
+        self._audit(
+            organization, "user.reactivate", "identity", identity.id,
+            account_id=account.id, created_account=created,
+        )
+        self._send(
+            signals.user_reactivated,
+            organization=organization, account=account, identity=identity,
+            created_account=created,
+        )
+
+    def remove_member(self, organization: t.Any, account: t.Any, *, delete_orphan: bool = False) -> None:
+        """Remove ``account`` from ``organization`` and its teams (not through SCIM).
+
+        An identity provisioned by SCIM for this account is deactivated
+        instead, so that Okta's view stays true. With ``delete_orphan`` the
+        account is deleted if it belongs to no other organization. Does not
+        commit.
+        """
+        ident = self.models.identity
+        identity = self.session.scalars(
+            select(ident).where(
+                ident.organization_id == organization.id, ident.account_id == account.id
+            )
+        ).first()
+        if identity is not None:
+            identity.active = False
+            identity.account_id = None
+            identity.version += 1
+        self._audit(organization, "member.remove", "account", account.id)
+        self._detach(organization, account, identity=identity, delete_orphan=delete_orphan)
+
+    # -- rule 3: just-in-time provisioning ---------------------------------
+
+    def jit(self, organization: t.Any, email: str, display_name: str | None = None) -> t.Any:
+        """Admit a person who signed in through ``organization``'s IdP; return the account.
+
+        Admitted only if at least one team of the organization pre-approves the
+        email's domain; the person then joins the organization and every such
+        team. A person deactivated by SCIM in this organization is never
+        re-admitted. Raises :class:`JitRefused`; creates nothing then. A
+        person who is already a member is returned as is. Does not commit.
+        """
+        email = normalize_email(email)
+        existing = self.find_account(email)
+        if existing is not None and self.member_role(organization, existing) is not None:
+            return existing
+        key = email.lower()
+        ident = self.models.identity
+        deactivated = self.session.scalar(
+            select(ident.id).where(
+                ident.organization_id == organization.id,
+                ident.active.is_(False),
+                or_(ident.email_key == key, ident.user_name_key == key),
+            ).limit(1)
+        )
+        if deactivated is not None:
+            self._audit(
+                organization, "user.jit", "identity", deactivated, outcome="refused",
+                reason=JitRefused.DEACTIVATED,
+            )
+            raise JitRefused(
+                f"{email} was deprovisioned from this organization by its identity provider.",
+                JitRefused.DEACTIVATED,
+            )
+        domain = email_domain(email)
+        team_model, d = self.models.team, self.models.team_domain
+        teams = list(
+            self.session.scalars(
+                select(team_model)
+                .join(d, d.team_id == team_model.id)
+                .where(team_model.organization_id == organization.id, d.domain == domain)
+                .order_by(team_model.id)
+            )
+        )
+        if not teams:
+            self._audit(
+                organization, "user.jit", "account", None, outcome="refused",
+                reason=JitRefused.DOMAIN_NOT_APPROVED, domain=domain,
+            )
+            raise JitRefused(
+                f"No team of this organization pre-approves the domain {domain}.",
+                JitRefused.DOMAIN_NOT_APPROVED,
+            )
+        account, created = self.ensure_account(email, display_name)
+        self.add_member(organization, account, via="jit")
+        tm = self.models.team_member
+        for team in teams:
+            if insert_ignore(
+                self.session, tm, [{"team_id": team.id, "account_id": account.id}], tm.account_id
+            ):
+                self._send(
+                    signals.team_members_changed,
+                    organization=organization, team=team, added=[account], removed=[],
+                )
+        self._audit(
+            organization, "user.jit", "account", account.id, created_account=created,
+            teams=[team.id for team in teams],
+        )
+        self._send(
+            signals.user_jit_provisioned,
+            organization=organization, account=account, teams=teams, created_account=created,
+        )
+        return account
+
+    # -- helpers -------------------------------------------------------------
+
+    def _set_identity_fields(
+        self,
+        identity: t.Any,
+        user_name: str,
+        email: str,
+        external_id: str | None,
+        display_name: str | None,
+        attributes: dict[str, t.Any] | None,
+    ) -> None:
+        identity.user_name, identity.user_name_key = user_name, user_name.lower()
+        identity.email, identity.email_key = email, email.lower()
+        identity.external_id = external_id
+        identity.display_name = display_name
+        identity.attributes = dict(attributes or {})
+
+    def _attach(
+        self, organization: t.Any, identity: t.Any, password: str | None
+    ) -> tuple[t.Any, bool]:
+        """Find or create the account for ``identity``'s email, join it, mark the identity active."""
+        account, created = self.ensure_account(identity.email, identity.display_name)
+        if not created:
+            ident = self.models.identity
+            other = self.session.scalar(
+                select(ident.user_name).where(
+                    ident.organization_id == organization.id,
+                    ident.account_id == account.id,
+                    ident.id != identity.id,
+                ).limit(1)
+            )
+            if other is not None:
+                raise Conflict(
+                    f"The account {account.email} is already provisioned in this organization "
+                    f"as {other!r}."
+                )
+        if password is not None and (created or not self._is_shared(account, organization)):
+            account.password_hash = self.hash_password(password)
+        self.add_member(organization, account, via="scim")
+        identity.active = True
+        identity.account_id = account.id
+        return account, created
+
+    def _apply_to_account(
+        self, account: t.Any, identity: t.Any, changes: set[str], password: t.Any
+    ) -> set[str]:
+        applied: set[str] = set()
+        if "email" in changes and account.email != identity.email:
+            other = self.find_account(identity.email)
+            if other is not None and other.id != account.id:
+                raise Conflict(f"Another account already uses the email {identity.email}.")
+            account.email = identity.email
+            applied.add("email")
+        if "display_name" in changes:
+            account.display_name = identity.display_name
+            applied.add("display_name")
+        if "password" in changes:
+            account.password_hash = self.hash_password(password) if password is not None else None
+            applied.add("password")
+        return applied
+
+    def _detach(
+        self, organization: t.Any, account: t.Any, *, identity: t.Any, delete_orphan: bool
+    ) -> None:
+        tm, m = self.models.team_member, self.models.membership
+        teams = self.teams_of(account, organization)
+        self._send(
+            signals.user_detached,
+            organization=organization, account=account, identity=identity, teams=teams,
+        )
+        if teams:
+            self.session.execute(
+                delete(tm).where(
+                    tm.account_id == account.id, tm.team_id.in_([team.id for team in teams])
+                )
+            )
+            for team in teams:
+                self._send(
+                    signals.team_members_changed,
+                    organization=organization, team=team, added=[], removed=[account],
+                )
+        self.session.execute(
+            delete(m).where(m.organization_id == organization.id, m.account_id == account.id)
+        )
+        if delete_orphan and not self.organizations_of(account):
+            self._send(signals.user_deleted, account=account, organization=organization)
+            self._audit(organization, "account.delete", "account", account.id)
+            self._delete_account(account)
+
+    def _flush_identity(self) -> None:
+        try:
+            self.session.flush()
+        except IntegrityError:
+            raise Conflict(
+                "A user with this userName or email was created at the same moment; retry."
+            ) from None
+
+
+def _clean_user_name(value: t.Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValue("userName must be a non-empty string.")
+    if len(value) > 512:
+        raise InvalidValue("userName must be at most 512 characters.")
+    return value

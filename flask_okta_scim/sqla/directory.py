@@ -1,0 +1,38 @@
+"""The directory service: SPEC §2 rules 3–11 in one place, independent of wire formats.
+
+SCIM views, SAML sign-in and the CLI all change accounts, organizations and
+teams through :class:`Directory`; none of them writes those tables directly.
+"""
+
+from __future__ import annotations
+
+from ._teams import TeamOperations
+from ._users import UNSET
+from ._users import UserOperations
+
+__all__ = ["UNSET", "Directory"]
+
+
+class Directory(UserOperations, TeamOperations):
+    """Accounts, organizations, teams and provisioned identities of one database session.
+
+    Get one from :meth:`flask_okta_scim.OktaSCIM.directory` inside an
+    application context, and wrap each unit of work in :meth:`atomic`::
+
+        with okta.directory(actor="cli").atomic() as directory:
+            org = directory.create_organization("Acme")
+            team = directory.create_team(org, "Operations")
+            directory.add_team_domain(team, "acme.example")
+
+    No method commits: :meth:`atomic` does, once, at the end. Signals are sent
+    inside the open transaction (see :mod:`flask_okta_scim.signals`), so a
+    receiver that raises undoes the whole unit of work.
+
+    :param session: the SQLAlchemy session to work in (the host's ``db.session``).
+    :param models: the :class:`~flask_okta_scim.sqla.Models` bundle.
+    :param sender: the signal sender: the Flask application.
+    :param actor: who acts, as recorded in the audit log (``"cli"``,
+        ``"scim:token:12"``, ``"sso"``...).
+    :param hash_password: turns a synced password into the stored hash.
+    :param default_role: the role given to people who join by SCIM or JIT.
+    """

@@ -1,0 +1,228 @@
+"""The extension's own tables, defined on the host's declarative base.
+
+:func:`define_models` creates them once per (base, host models) and returns a
+:class:`Models` bundle; :class:`~flask_okta_scim.OktaSCIM` calls it for you.
+Their foreign keys point at the host's account, organization and team tables,
+so they live in the host's database and are created by the host's
+``db.create_all()`` (or its migrations).
+
+Table names start with ``okta_scim_`` unless another ``table_prefix`` is given.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import JSON
+from sqlalchemy import BigInteger
+from sqlalchemy import Boolean
+from sqlalchemy import DateTime
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import UniqueConstraint
+from sqlalchemy import func
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from .mixins import utcnow
+
+#: An auto-incrementing 64-bit key that SQLite also numbers by itself.
+_BigKey = BigInteger().with_variant(Integer, "sqlite")
+
+
+@dataclass(frozen=True)
+class Models:
+    """The host's models and the extension's own, as one bundle.
+
+    ``account``, ``organization`` and ``team`` are the host's classes; the rest
+    are defined by :func:`define_models`:
+
+    - ``membership``: an account's membership of an organization, with a
+      ``role`` (the host decides what roles mean) and ``joined_via``
+      (``"scim"``, ``"jit"`` or ``"manual"``).
+    - ``team_member``: an account's membership of a team.
+    - ``team_domain``: a team's pre-approved email domains (for JIT).
+    - ``identity``: a provisioned SCIM user of one organization.
+    - ``group``: the SCIM group that manages a team (teams pushed by Okta).
+    - ``connection``: an organization's Okta SAML connection.
+    - ``scim_token``: hashed SCIM bearer tokens.
+    - ``audit``: the append-only audit log.
+    """
+
+    account: t.Any
+    organization: t.Any
+    team: t.Any
+    membership: t.Any
+    team_member: t.Any
+    team_domain: t.Any
+    identity: t.Any
+    group: t.Any
+    connection: t.Any
+    scim_token: t.Any
+    audit: t.Any
+
+
+_defined: dict[tuple[t.Any, ...], Models] = {}
+
+
+def define_models(
+    base: t.Any,
+    *,
+    account: t.Any,
+    organization: t.Any,
+    team: t.Any,
+    table_prefix: str = "okta_scim_",
+) -> Models:
+    """Define the extension's tables on ``base`` (e.g. Flask-SQLAlchemy's ``db.Model``).
+
+    Calling it again with the same arguments returns the same classes rather
+    than defining the tables twice. It does not create any table in a
+    database: ``db.create_all()`` or a migration does.
+    """
+    key = (base, account, organization, team, table_prefix)
+    if key in _defined:
+        return _defined[key]
+
+    p = table_prefix
+    account_fk = f"{account.__table__.name}.id"
+    organization_fk = f"{organization.__table__.name}.id"
+    team_fk = f"{team.__table__.name}.id"
+
+    Index(
+        f"uq_{account.__table__.name}_email_lower",
+        func.lower(account.__table__.c.email),
+        unique=True,
+    )
+
+    class OktaScimMembership(base):  # type: ignore[misc,valid-type]
+        __tablename__ = f"{p}membership"
+        organization_id = mapped_column(
+            ForeignKey(organization_fk, ondelete="CASCADE"), primary_key=True
+        )
+        account_id = mapped_column(
+            ForeignKey(account_fk, ondelete="CASCADE"), primary_key=True, index=True
+        )
+        role: Mapped[str] = mapped_column(String(50), default="member")
+        joined_via: Mapped[str] = mapped_column(String(20), default="manual")
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    class OktaScimTeamMember(base):  # type: ignore[misc,valid-type]
+        __tablename__ = f"{p}team_member"
+        team_id = mapped_column(ForeignKey(team_fk, ondelete="CASCADE"), primary_key=True)
+        account_id = mapped_column(
+            ForeignKey(account_fk, ondelete="CASCADE"), primary_key=True, index=True
+        )
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    class OktaScimTeamDomain(base):  # type: ignore[misc,valid-type]
+        __tablename__ = f"{p}team_domain"
+        team_id = mapped_column(ForeignKey(team_fk, ondelete="CASCADE"), primary_key=True)
+        domain: Mapped[str] = mapped_column(String(253), primary_key=True, index=True)
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    class OktaScimIdentity(base):  # type: ignore[misc,valid-type]
+        __tablename__ = f"{p}identity"
+        __table_args__ = (
+            UniqueConstraint("organization_id", "user_name_key"),
+            Index(f"ix_{p}identity_org_email", "organization_id", "email_key"),
+            Index(f"ix_{p}identity_org_external_id", "organization_id", "external_id"),
+        )
+        id: Mapped[str] = mapped_column(String(36), primary_key=True)
+        organization_id = mapped_column(ForeignKey(organization_fk, ondelete="CASCADE"))
+        user_name: Mapped[str] = mapped_column(String(512))
+        user_name_key: Mapped[str] = mapped_column(String(512))
+        email: Mapped[str | None] = mapped_column(String(320))
+        email_key: Mapped[str | None] = mapped_column(String(320))
+        external_id: Mapped[str | None] = mapped_column(String(512))
+        display_name: Mapped[str | None] = mapped_column(String(512))
+        attributes: Mapped[dict[str, t.Any]] = mapped_column(JSON, default=dict)
+        active: Mapped[bool] = mapped_column(Boolean, default=True)
+        account_id = mapped_column(
+            ForeignKey(account_fk, ondelete="SET NULL"), nullable=True, index=True
+        )
+        version: Mapped[int] = mapped_column(Integer, default=1)
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+        updated_at: Mapped[datetime] = mapped_column(
+            DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True
+        )
+
+    class OktaScimGroup(base):  # type: ignore[misc,valid-type]
+        __tablename__ = f"{p}group"
+        id: Mapped[str] = mapped_column(String(36), primary_key=True)
+        organization_id = mapped_column(
+            ForeignKey(organization_fk, ondelete="CASCADE"), index=True
+        )
+        team_id = mapped_column(ForeignKey(team_fk, ondelete="CASCADE"), unique=True)
+        external_id: Mapped[str | None] = mapped_column(String(512))
+        version: Mapped[int] = mapped_column(Integer, default=1)
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+        updated_at: Mapped[datetime] = mapped_column(
+            DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        )
+
+    class OktaScimConnection(base):  # type: ignore[misc,valid-type]
+        __tablename__ = f"{p}connection"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        organization_id = mapped_column(
+            ForeignKey(organization_fk, ondelete="CASCADE"), unique=True
+        )
+        integration_id: Mapped[str] = mapped_column(String(64), unique=True)
+        status: Mapped[str] = mapped_column(String(20), default="pending")
+        idp_entity_id: Mapped[str | None] = mapped_column(String(1024))
+        idp_sso_url: Mapped[str | None] = mapped_column(String(2048))
+        idp_certificates: Mapped[list[str]] = mapped_column(JSON, default=list)
+        metadata_url: Mapped[str | None] = mapped_column(String(2048))
+        allow_idp_initiated: Mapped[bool] = mapped_column(Boolean, default=True)
+        provisioning_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+        connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+        updated_at: Mapped[datetime] = mapped_column(
+            DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        )
+
+    class OktaScimToken(base):  # type: ignore[misc,valid-type]
+        __tablename__ = f"{p}token"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        organization_id = mapped_column(
+            ForeignKey(organization_fk, ondelete="CASCADE"), index=True
+        )
+        token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+        first_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+        last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+        expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+        revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    class OktaScimAudit(base):  # type: ignore[misc,valid-type]
+        __tablename__ = f"{p}audit"
+        __table_args__ = (Index(f"ix_{p}audit_org_time", "organization_id", "created_at"),)
+        id: Mapped[int] = mapped_column(_BigKey, primary_key=True, autoincrement=True)
+        # A plain column, not a foreign key: audit rows outlive what they describe.
+        organization_id: Mapped[int | None] = mapped_column(Integer)
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+        actor: Mapped[str] = mapped_column(String(100))
+        action: Mapped[str] = mapped_column(String(50))
+        target_type: Mapped[str | None] = mapped_column(String(20))
+        target_id: Mapped[str | None] = mapped_column(String(64))
+        outcome: Mapped[str] = mapped_column(String(20), default="success")
+        detail: Mapped[dict[str, t.Any]] = mapped_column(JSON, default=dict)
+
+    models = Models(
+        account=account,
+        organization=organization,
+        team=team,
+        membership=OktaScimMembership,
+        team_member=OktaScimTeamMember,
+        team_domain=OktaScimTeamDomain,
+        identity=OktaScimIdentity,
+        group=OktaScimGroup,
+        connection=OktaScimConnection,
+        scim_token=OktaScimToken,
+        audit=OktaScimAudit,
+    )
+    _defined[key] = models
+    return models

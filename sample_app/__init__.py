@@ -1,0 +1,125 @@
+"""A small monitoring SaaS that uses Flask-Okta-SCIM: teams own monitors.
+
+Run it with ``flask --app sample_app init-db`` then ``flask --app sample_app run``
+(``make demo`` does both and adds a demo organization).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import typing as t
+
+import click
+from flask import Flask
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import event
+
+from . import receivers  # noqa: F401  (connects the signal receivers)
+from .models import Account
+from .models import db
+from .models import okta
+
+login_manager = LoginManager()
+login_manager.login_view = "sample.login"
+csrf = CSRFProtect()
+
+
+@login_manager.user_loader
+def load_account(account_id: str) -> Account | None:
+    return db.session.get(Account, int(account_id))
+
+
+def create_app(test_config: dict[str, t.Any] | None = None) -> Flask:
+    """Build the sample application.
+
+    Configuration comes from defaults, then ``FLASK_*`` environment variables
+    (``from_prefixed_env``), then ``test_config``.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    port = os.environ.get("FLASK_RUN_PORT", "5000")
+    app.config.from_mapping(
+        SQLALCHEMY_DATABASE_URI="sqlite:///"
+        + os.path.join(app.instance_path, "sample_app.sqlite"),
+        OKTA_SCIM_BASE_URL=f"http://127.0.0.1:{port}",
+    )
+    app.config.from_prefixed_env()
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+
+    db.init_app(app)
+    okta.init_app(app)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_foreign_keys)
+
+    from .views import bp
+
+    app.register_blueprint(bp)
+    app.cli.add_command(init_db)
+    app.cli.add_command(seed_demo)
+    return app
+
+
+def _sqlite_foreign_keys(dbapi_connection: t.Any, connection_record: t.Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _instance_secret(instance_path: str) -> str:
+    """A random secret key kept in the instance folder, made on first start."""
+    path = os.path.join(instance_path, "secret_key")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    with open(path) as f:
+        return f.read().strip()
+
+
+@click.command("init-db")
+def init_db() -> None:
+    """Create the sample app's tables (and the extension's) if they do not exist."""
+    db.create_all()
+    click.echo("Initialised the database.", err=True)
+
+
+DEMO_ORGANIZATION = "Demo Organization"
+DEMO_ADMIN = "admin@demo.example"
+DEMO_PASSWORD = "demo-password"
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Add a demo organization with an admin, two teams and some monitors (once)."""
+    from .models import Monitor
+
+    with okta.directory(actor="seed-demo").atomic() as directory:
+        if any(o.name == DEMO_ORGANIZATION for o in directory.organizations()):
+            click.echo(f"{DEMO_ORGANIZATION!r} exists already.", err=True)
+            return
+        org = directory.create_organization(DEMO_ORGANIZATION)
+        admin, _ = directory.ensure_account(DEMO_ADMIN, "Demo Admin")
+        admin.set_password(DEMO_PASSWORD)
+        directory.add_member(org, admin, role="admin")
+        operations = directory.create_team(org, "Operations", members=[admin])
+        directory.add_team_domain(operations, "demo.example")
+        platform = directory.create_team(org, "Platform")
+        for team, name, url in (
+            (operations, "Homepage", "https://www.demo.example/"),
+            (operations, "Status page", "https://status.demo.example/"),
+            (platform, "API health", "https://api.demo.example/health"),
+        ):
+            db.session.add(Monitor(team_id=team.id, name=name, url=url, created_by_id=admin.id))
+    click.echo(
+        f"Created {DEMO_ORGANIZATION!r} (id {org.id}); sign in as {DEMO_ADMIN} "
+        f"with the password {DEMO_PASSWORD!r}.",
+        err=True,
+    )

@@ -1,0 +1,135 @@
+"""The sample app's pages: a home page showing organizations, teams and members; sign-in; /me."""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import Blueprint
+from flask import abort
+from flask import flash
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from flask_login import login_required
+from flask_login import login_user
+from flask_login import logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import PasswordField
+from wtforms import StringField
+from wtforms.validators import DataRequired
+from wtforms.validators import Length
+
+from flask_okta_scim.core.redirects import safe_next_path
+
+from .models import Monitor
+from .models import Team
+from .models import db
+from .models import okta
+
+bp = Blueprint("sample", __name__)
+
+
+class LoginForm(FlaskForm):  # type: ignore[misc]
+    email = StringField("Email", validators=[DataRequired(), Length(max=320)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class MonitorForm(FlaskForm):  # type: ignore[misc]
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    url = StringField("URL", validators=[DataRequired(), Length(max=2048)])
+
+
+@bp.get("/")
+def index() -> str:
+    directory = okta.directory()
+    organizations = []
+    for org in directory.organizations():
+        teams = []
+        for team in directory.teams(org):
+            teams.append(
+                {
+                    "team": team,
+                    "managed_by_okta": directory.group_of(team) is not None,
+                    "domains": directory.team_domains(team),
+                    "members": directory.team_members(team),
+                    "monitors": db.session.scalars(
+                        select(Monitor).where(Monitor.team_id == team.id).order_by(Monitor.id)
+                    ).all(),
+                }
+            )
+        organizations.append(
+            {"org": org, "members": directory.members(org), "teams": teams}
+        )
+    return render_template(
+        "index.html", organizations=organizations, monitor_form=MonitorForm()
+    )
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> t.Any:
+    form = LoginForm()
+    if form.validate_on_submit():
+        account = okta.directory().find_account(form.email.data.strip())
+        if account is not None and account.check_password(form.password.data):
+            login_user(account)
+            return redirect(safe_next_path(request.args.get("next")) or url_for("sample.index"))
+        flash("Wrong email or password.")
+    return render_template("login.html", form=form), 200 if request.method == "GET" else 401
+
+
+@bp.post("/logout")
+def logout() -> t.Any:
+    logout_user()
+    return redirect(url_for("sample.index"))
+
+
+@bp.get("/me")
+def me() -> t.Any:
+    """The signed-in account as JSON, or 401."""
+    if not current_user.is_authenticated:
+        return jsonify(error="Not signed in."), 401
+    directory = okta.directory()
+    return jsonify(
+        id=str(current_user.id),
+        email=current_user.email,
+        display_name=current_user.display_name,
+        # The organization whose identity provider vouched for this session;
+        # None after a password sign-in.
+        sso_organization=None,
+        organizations=[
+            {
+                "id": str(org.id),
+                "name": org.name,
+                "role": directory.member_role(org, current_user),
+                "teams": [
+                    {"id": str(team.id), "name": team.name}
+                    for team in directory.teams_of(current_user, org)
+                ],
+            }
+            for org in directory.organizations_of(current_user)
+        ],
+    )
+
+
+@bp.post("/teams/<int:team_id>/monitors")
+@login_required
+def add_monitor(team_id: int) -> t.Any:
+    team = db.session.get(Team, team_id)
+    if team is None:
+        abort(404)
+    directory = okta.directory(actor=f"account:{current_user.id}")
+    if team not in directory.teams_of(current_user):
+        abort(403)
+    form = MonitorForm()
+    if not form.validate_on_submit():
+        abort(400)
+    db.session.add(
+        Monitor(team_id=team.id, name=form.name.data, url=form.url.data,
+                created_by_id=current_user.id)
+    )
+    db.session.commit()
+    return redirect(url_for("sample.index"))
