@@ -38,7 +38,8 @@ class OktaSCIM:
 
     :param app: an application to initialise now; or call :meth:`init_app` later.
     :param db: the host's :class:`flask_sqlalchemy.SQLAlchemy` instance.
-    :param account_model: the host's account model (with :class:`~flask_okta_scim.sqla.AccountMixin`).
+    :param account_model: the host's account model (with
+        :class:`~flask_okta_scim.sqla.AccountMixin`).
     :param organization_model: the host's organization model.
     :param team_model: the host's team model.
     :param table_prefix: prefix of the extension's own table names.

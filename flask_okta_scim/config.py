@@ -62,7 +62,10 @@ class Settings:
 
 
 def load_settings(config: Mapping[str, t.Any]) -> Settings:
-    """Validate the ``OKTA_SCIM_*`` keys of ``config``; raise :class:`ConfigError` naming the key."""
+    """Validate the ``OKTA_SCIM_*`` keys of ``config``.
+
+    Raises :class:`ConfigError` with a message that names the faulty key.
+    """
     return Settings(
         base_url=_base_url(config.get(ConfigKeys.BASE_URL)),
         scim_url_prefix=_prefix(config, ConfigKeys.SCIM_URL_PREFIX),

@@ -41,8 +41,7 @@ def create_app(test_config: dict[str, t.Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     port = os.environ.get("FLASK_RUN_PORT", "5000")
     app.config.from_mapping(
-        SQLALCHEMY_DATABASE_URI="sqlite:///"
-        + os.path.join(app.instance_path, "sample_app.sqlite"),
+        SQLALCHEMY_DATABASE_URI="sqlite:///" + os.path.join(app.instance_path, "sample_app.sqlite"),
         OKTA_SCIM_BASE_URL=f"http://127.0.0.1:{port}",
     )
     app.config.from_prefixed_env()

@@ -61,12 +61,8 @@ def index() -> str:
                     ).all(),
                 }
             )
-        organizations.append(
-            {"org": org, "members": directory.members(org), "teams": teams}
-        )
-    return render_template(
-        "index.html", organizations=organizations, monitor_form=MonitorForm()
-    )
+        organizations.append({"org": org, "members": directory.members(org), "teams": teams})
+    return render_template("index.html", organizations=organizations, monitor_form=MonitorForm())
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -128,8 +124,9 @@ def add_monitor(team_id: int) -> t.Any:
     if not form.validate_on_submit():
         abort(400)
     db.session.add(
-        Monitor(team_id=team.id, name=form.name.data, url=form.url.data,
-                created_by_id=current_user.id)
+        Monitor(
+            team_id=team.id, name=form.name.data, url=form.url.data, created_by_id=current_user.id
+        )
     )
     db.session.commit()
     return redirect(url_for("sample.index"))

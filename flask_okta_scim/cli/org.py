@@ -86,7 +86,8 @@ def add_member(org_ref: str, email: str, role: str | None) -> None:
 @click.argument("org_ref", metavar="ORG")
 @click.argument("email")
 @click.option(
-    "--delete-orphan", is_flag=True,
+    "--delete-orphan",
+    is_flag=True,
     help="Delete the account if it then belongs to no organization.",
 )
 @reports_errors

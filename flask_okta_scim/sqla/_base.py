@@ -179,7 +179,9 @@ class DirectoryBase:
         o, m = self.models.organization, self.models.membership
         return list(
             self.session.scalars(
-                select(o).join(m, m.organization_id == o.id).where(m.account_id == account.id)
+                select(o)
+                .join(m, m.organization_id == o.id)
+                .where(m.account_id == account.id)
                 .order_by(o.id)
             )
         )
@@ -198,8 +200,10 @@ class DirectoryBase:
     def teams_of(self, account: t.Any, organization: t.Any | None = None) -> list[t.Any]:
         """Return the teams ``account`` is a member of (of ``organization`` only, if given)."""
         team_model, tm = self.models.team, self.models.team_member
-        stmt = select(team_model).join(tm, tm.team_id == team_model.id).where(
-            tm.account_id == account.id
+        stmt = (
+            select(team_model)
+            .join(tm, tm.team_id == team_model.id)
+            .where(tm.account_id == account.id)
         )
         if organization is not None:
             stmt = stmt.where(team_model.organization_id == organization.id)
@@ -210,7 +214,9 @@ class DirectoryBase:
         a, tm = self.models.account, self.models.team_member
         return list(
             self.session.scalars(
-                select(a).join(tm, tm.account_id == a.id).where(tm.team_id == team.id)
+                select(a)
+                .join(tm, tm.account_id == a.id)
+                .where(tm.team_id == team.id)
                 .order_by(func.lower(a.email))
             )
         )
@@ -285,13 +291,20 @@ class DirectoryBase:
         )
         if added:
             self._audit(
-                organization, "member.add", "account", account.id, via=via,
+                organization,
+                "member.add",
+                "account",
+                account.id,
+                via=via,
                 role=role or self.default_role,
             )
         return bool(added)
 
     def set_role(self, organization: t.Any, account: t.Any, role: str) -> None:
-        """Change ``account``'s role in ``organization``. Raises :class:`NotFound` for a non-member."""
+        """Change ``account``'s role in ``organization``.
+
+        Raises :class:`NotFound` for a non-member. Does not commit.
+        """
         m = self.models.membership
         membership = self.session.get(m, (organization.id, account.id))
         if membership is None:
@@ -305,9 +318,7 @@ class DirectoryBase:
         return bool(
             self.session.scalar(
                 select(
-                    exists().where(
-                        m.account_id == account.id, m.organization_id != organization.id
-                    )
+                    exists().where(m.account_id == account.id, m.organization_id != organization.id)
                 )
             )
         )
@@ -342,9 +353,7 @@ class DirectoryBase:
 
     def _account_ids(self, accounts: Iterable[t.Any]) -> list[t.Any]:
         account_model = self.models.account
-        return list(
-            dict.fromkeys(a.id if isinstance(a, account_model) else a for a in accounts)
-        )
+        return list(dict.fromkeys(a.id if isinstance(a, account_model) else a for a in accounts))
 
     def _delete_account(self, account: t.Any) -> None:
         """Delete ``account`` and every extension row that points at it."""
@@ -361,7 +370,7 @@ class DirectoryBase:
 def _clean_name(value: t.Any, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidValue(f"{what} must be a non-empty string.")
-    value = value.strip()
-    if len(value) > 200:
+    cleaned = str(value).strip()
+    if len(cleaned) > 200:
         raise InvalidValue(f"{what} must be at most 200 characters.")
-    return value
+    return cleaned

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 
 from sqlalchemy import delete
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 #: Rows per statement: well under SQLite's and PostgreSQL's parameter limits.
@@ -34,7 +36,9 @@ def chunks(values: Iterable[t.Any], size: int = CHUNK) -> Iterator[list[t.Any]]:
 def insert_ignore(
     session: Session, model: t.Any, rows: list[dict[str, t.Any]], returning: t.Any
 ) -> list[t.Any]:
-    """Insert ``rows``, skipping any that would violate a unique key; return ``returning`` of those inserted.
+    """Insert ``rows``, skipping those that would break a unique key; return what was inserted.
+
+    The result holds the ``returning`` column of each inserted row.
 
     Uses ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on PostgreSQL and
     SQLite. Other databases get a check-then-insert that is *not* safe under
@@ -45,10 +49,7 @@ def insert_ignore(
     dialect = session.get_bind().dialect.name
     inserted: list[t.Any] = []
     if dialect in ("postgresql", "sqlite"):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        insert: t.Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
         for batch in chunks(rows):
             stmt = insert(model).values(batch).on_conflict_do_nothing().returning(returning)
             inserted.extend(session.execute(stmt).scalars())
@@ -65,7 +66,9 @@ def insert_ignore(
     return inserted
 
 
-def delete_returning(session: Session, model: t.Any, where: list[t.Any], returning: t.Any) -> list[t.Any]:
+def delete_returning(
+    session: Session, model: t.Any, where: list[t.Any], returning: t.Any
+) -> list[t.Any]:
     """Delete the rows of ``model`` matching ``where``; return ``returning`` of the deleted rows.
 
     Does not commit.

@@ -45,24 +45,33 @@ class TeamOperations(DirectoryBase):
         if managed_by_okta:
             self.session.add(
                 self.models.group(
-                    id=new_scim_id(), organization_id=organization.id, team_id=team.id,
-                    external_id=external_id, version=1,
+                    id=new_scim_id(),
+                    organization_id=organization.id,
+                    team_id=team.id,
+                    external_id=external_id,
+                    version=1,
                 )
             )
         self._audit(
-            organization, "team.create", "team", team.id, name=name,
+            organization,
+            "team.create",
+            "team",
+            team.id,
+            name=name,
             managed_by_okta=managed_by_okta,
         )
         self._send(
             signals.team_created,
-            organization=organization, team=team, managed_by_okta=managed_by_okta,
+            organization=organization,
+            team=team,
+            managed_by_okta=managed_by_okta,
         )
         if member_ids:
             self.add_team_members(team, member_ids)
         return team
 
     def group_of(self, team: t.Any) -> t.Any:
-        """Return the SCIM group row that manages ``team``, or ``None`` for a team not pushed by Okta."""
+        """Return the SCIM group row that manages ``team``; ``None`` if Okta did not push it."""
         g = self.models.group
         return self.session.scalars(select(g).where(g.team_id == team.id)).first()
 
@@ -109,7 +118,9 @@ class TeamOperations(DirectoryBase):
         for batch in chunks(ids):
             removed.extend(
                 delete_returning(
-                    self.session, tm, [tm.team_id == team.id, tm.account_id.in_(batch)],
+                    self.session,
+                    tm,
+                    [tm.team_id == team.id, tm.account_id.in_(batch)],
                     tm.account_id,
                 )
             )
@@ -135,7 +146,8 @@ class TeamOperations(DirectoryBase):
         current = set(self.session.scalars(select(tm.account_id).where(tm.team_id == team.id)))
         wanted = set(ids)
         added = insert_ignore(
-            self.session, tm,
+            self.session,
+            tm,
             [{"team_id": team.id, "account_id": i} for i in ids if i not in current],
             tm.account_id,
         )
@@ -143,7 +155,9 @@ class TeamOperations(DirectoryBase):
         for batch in chunks(sorted(current - wanted)):
             removed.extend(
                 delete_returning(
-                    self.session, tm, [tm.team_id == team.id, tm.account_id.in_(batch)],
+                    self.session,
+                    tm,
+                    [tm.team_id == team.id, tm.account_id.in_(batch)],
                     tm.account_id,
                 )
             )
@@ -175,9 +189,7 @@ class TeamOperations(DirectoryBase):
         """
         domain = normalize_domain(domain)
         d = self.models.team_domain
-        added = insert_ignore(
-            self.session, d, [{"team_id": team.id, "domain": domain}], d.domain
-        )
+        added = insert_ignore(self.session, d, [{"team_id": team.id, "domain": domain}], d.domain)
         if added:
             self._audit(
                 self._organization_of(team), "team.domain.add", "team", team.id, domain=domain
@@ -185,7 +197,10 @@ class TeamOperations(DirectoryBase):
         return bool(added)
 
     def remove_team_domain(self, team: t.Any, domain: str) -> bool:
-        """Stop pre-approving ``domain`` for ``team``; return whether it was there. Does not commit."""
+        """Stop pre-approving ``domain`` for ``team``; return whether it was there.
+
+        Does not commit.
+        """
         domain = normalize_domain(domain)
         d = self.models.team_domain
         removed = delete_returning(
@@ -214,11 +229,17 @@ class TeamOperations(DirectoryBase):
             return
         self._touch_group(team)
         self._audit(
-            organization, "team.members", "team", team.id,
-            added=[str(i) for i in added], removed=[str(i) for i in removed],
+            organization,
+            "team.members",
+            "team",
+            team.id,
+            added=[str(i) for i in added],
+            removed=[str(i) for i in removed],
         )
         self._send(
             signals.team_members_changed,
-            organization=organization, team=team,
-            added=self._accounts(added), removed=self._accounts(removed),
+            organization=organization,
+            team=team,
+            added=self._accounts(added),
+            removed=self._accounts(removed),
         )

@@ -1,4 +1,4 @@
-"""User rules of the directory service (SPEC §2 rules 3–9), free of any wire format."""
+"""User rules of the directory service (SPEC §2 rules 3-9), free of any wire format."""
 
 from __future__ import annotations
 
@@ -117,12 +117,18 @@ class UserOperations(DirectoryBase):
         account, created = self._attach(organization, identity, password)
         self._flush_identity()
         self._audit(
-            organization, "user.provision", "identity", identity.id,
-            account_id=account.id, created_account=created,
+            organization,
+            "user.provision",
+            "identity",
+            identity.id,
+            account_id=account.id,
+            created_account=created,
         )
         self._send(
             signals.user_provisioned,
-            organization=organization, account=account, identity=identity,
+            organization=organization,
+            account=account,
+            identity=identity,
             created_account=created,
         )
         return identity, True
@@ -185,7 +191,11 @@ class UserOperations(DirectoryBase):
         if account is not None and changes & {"email", "display_name", "password"}:
             if self._is_shared(account, organization):
                 self._audit(
-                    organization, "user.update", "identity", identity.id, outcome="partial",
+                    organization,
+                    "user.update",
+                    "identity",
+                    identity.id,
+                    outcome="partial",
                     reason="account shared with another organization: profile kept",
                     fields=sorted(changes & {"email", "display_name", "password"}),
                 )
@@ -195,13 +205,20 @@ class UserOperations(DirectoryBase):
         if changes:
             identity.version += 1
             self._audit(
-                organization, "user.update", "identity", identity.id,
-                fields=sorted(changes), account_fields=sorted(account_changes),
+                organization,
+                "user.update",
+                "identity",
+                identity.id,
+                fields=sorted(changes),
+                account_fields=sorted(account_changes),
             )
             self._send(
                 signals.user_updated,
-                organization=organization, account=account, identity=identity,
-                changes=frozenset(changes), account_changes=frozenset(account_changes),
+                organization=organization,
+                account=account,
+                identity=identity,
+                changes=frozenset(changes),
+                account_changes=frozenset(account_changes),
             )
         if active is False and identity.active:
             self.deactivate(identity)
@@ -256,16 +273,24 @@ class UserOperations(DirectoryBase):
         identity.version += 1
         self._flush_identity()
         self._audit(
-            organization, "user.reactivate", "identity", identity.id,
-            account_id=account.id, created_account=created,
+            organization,
+            "user.reactivate",
+            "identity",
+            identity.id,
+            account_id=account.id,
+            created_account=created,
         )
         self._send(
             signals.user_reactivated,
-            organization=organization, account=account, identity=identity,
+            organization=organization,
+            account=account,
+            identity=identity,
             created_account=created,
         )
 
-    def remove_member(self, organization: t.Any, account: t.Any, *, delete_orphan: bool = False) -> None:
+    def remove_member(
+        self, organization: t.Any, account: t.Any, *, delete_orphan: bool = False
+    ) -> None:
         """Remove ``account`` from ``organization`` and its teams (not through SCIM).
 
         An identity provisioned by SCIM for this account is deactivated
@@ -304,15 +329,21 @@ class UserOperations(DirectoryBase):
         key = email.lower()
         ident = self.models.identity
         deactivated = self.session.scalar(
-            select(ident.id).where(
+            select(ident.id)
+            .where(
                 ident.organization_id == organization.id,
                 ident.active.is_(False),
                 or_(ident.email_key == key, ident.user_name_key == key),
-            ).limit(1)
+            )
+            .limit(1)
         )
         if deactivated is not None:
             self._audit(
-                organization, "user.jit", "identity", deactivated, outcome="refused",
+                organization,
+                "user.jit",
+                "identity",
+                deactivated,
+                outcome="refused",
                 reason=JitRefused.DEACTIVATED,
             )
             raise JitRefused(
@@ -331,8 +362,13 @@ class UserOperations(DirectoryBase):
         )
         if not teams:
             self._audit(
-                organization, "user.jit", "account", None, outcome="refused",
-                reason=JitRefused.DOMAIN_NOT_APPROVED, domain=domain,
+                organization,
+                "user.jit",
+                "account",
+                None,
+                outcome="refused",
+                reason=JitRefused.DOMAIN_NOT_APPROVED,
+                domain=domain,
             )
             raise JitRefused(
                 f"No team of this organization pre-approves the domain {domain}.",
@@ -347,15 +383,25 @@ class UserOperations(DirectoryBase):
             ):
                 self._send(
                     signals.team_members_changed,
-                    organization=organization, team=team, added=[account], removed=[],
+                    organization=organization,
+                    team=team,
+                    added=[account],
+                    removed=[],
                 )
         self._audit(
-            organization, "user.jit", "account", account.id, created_account=created,
+            organization,
+            "user.jit",
+            "account",
+            account.id,
+            created_account=created,
             teams=[team.id for team in teams],
         )
         self._send(
             signals.user_jit_provisioned,
-            organization=organization, account=account, teams=teams, created_account=created,
+            organization=organization,
+            account=account,
+            teams=teams,
+            created_account=created,
         )
         return account
 
@@ -379,24 +425,32 @@ class UserOperations(DirectoryBase):
     def _attach(
         self, organization: t.Any, identity: t.Any, password: str | None
     ) -> tuple[t.Any, bool]:
-        """Find or create the account for ``identity``'s email, join it, mark the identity active."""
+        """Find or create the account for ``identity``'s email, join it, mark identity active."""
         account, created = self.ensure_account(identity.email, identity.display_name)
         if not created:
             ident = self.models.identity
             other = self.session.scalar(
-                select(ident.user_name).where(
+                select(ident.user_name)
+                .where(
                     ident.organization_id == organization.id,
                     ident.account_id == account.id,
                     ident.id != identity.id,
-                ).limit(1)
+                )
+                .limit(1)
             )
             if other is not None:
                 raise Conflict(
                     f"The account {account.email} is already provisioned in this organization "
                     f"as {other!r}."
                 )
-        if password is not None and (created or not self._is_shared(account, organization)):
-            account.password_hash = self.hash_password(password)
+        if password is not None:
+            if created or not self._is_shared(account, organization):
+                account.password_hash = self.hash_password(password)
+            else:
+                self._audit(
+                    organization, "user.password", "identity", identity.id, outcome="partial",
+                    reason="account shared with another organization: password kept",
+                )
         self.add_member(organization, account, via="scim")
         identity.active = True
         identity.account_id = account.id
@@ -427,7 +481,10 @@ class UserOperations(DirectoryBase):
         teams = self.teams_of(account, organization)
         self._send(
             signals.user_detached,
-            organization=organization, account=account, identity=identity, teams=teams,
+            organization=organization,
+            account=account,
+            identity=identity,
+            teams=teams,
         )
         if teams:
             self.session.execute(
@@ -438,7 +495,10 @@ class UserOperations(DirectoryBase):
             for team in teams:
                 self._send(
                     signals.team_members_changed,
-                    organization=organization, team=team, added=[], removed=[account],
+                    organization=organization,
+                    team=team,
+                    added=[],
+                    removed=[account],
                 )
         self.session.execute(
             delete(m).where(m.organization_id == organization.id, m.account_id == account.id)

@@ -98,7 +98,7 @@ def define_models(
         unique=True,
     )
 
-    class OktaScimMembership(base):  # type: ignore[misc,valid-type]
+    class OktaScimMembership(base):  # type: ignore[misc]
         __tablename__ = f"{p}membership"
         organization_id = mapped_column(
             ForeignKey(organization_fk, ondelete="CASCADE"), primary_key=True
@@ -110,7 +110,7 @@ def define_models(
         joined_via: Mapped[str] = mapped_column(String(20), default="manual")
         created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    class OktaScimTeamMember(base):  # type: ignore[misc,valid-type]
+    class OktaScimTeamMember(base):  # type: ignore[misc]
         __tablename__ = f"{p}team_member"
         team_id = mapped_column(ForeignKey(team_fk, ondelete="CASCADE"), primary_key=True)
         account_id = mapped_column(
@@ -118,13 +118,13 @@ def define_models(
         )
         created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    class OktaScimTeamDomain(base):  # type: ignore[misc,valid-type]
+    class OktaScimTeamDomain(base):  # type: ignore[misc]
         __tablename__ = f"{p}team_domain"
         team_id = mapped_column(ForeignKey(team_fk, ondelete="CASCADE"), primary_key=True)
         domain: Mapped[str] = mapped_column(String(253), primary_key=True, index=True)
         created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    class OktaScimIdentity(base):  # type: ignore[misc,valid-type]
+    class OktaScimIdentity(base):  # type: ignore[misc]
         __tablename__ = f"{p}identity"
         __table_args__ = (
             UniqueConstraint("organization_id", "user_name_key"),
@@ -150,12 +150,10 @@ def define_models(
             DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True
         )
 
-    class OktaScimGroup(base):  # type: ignore[misc,valid-type]
+    class OktaScimGroup(base):  # type: ignore[misc]
         __tablename__ = f"{p}group"
         id: Mapped[str] = mapped_column(String(36), primary_key=True)
-        organization_id = mapped_column(
-            ForeignKey(organization_fk, ondelete="CASCADE"), index=True
-        )
+        organization_id = mapped_column(ForeignKey(organization_fk, ondelete="CASCADE"), index=True)
         team_id = mapped_column(ForeignKey(team_fk, ondelete="CASCADE"), unique=True)
         external_id: Mapped[str | None] = mapped_column(String(512))
         version: Mapped[int] = mapped_column(Integer, default=1)
@@ -164,7 +162,7 @@ def define_models(
             DateTime(timezone=True), default=utcnow, onupdate=utcnow
         )
 
-    class OktaScimConnection(base):  # type: ignore[misc,valid-type]
+    class OktaScimConnection(base):  # type: ignore[misc]
         __tablename__ = f"{p}connection"
         id: Mapped[int] = mapped_column(primary_key=True)
         organization_id = mapped_column(
@@ -184,12 +182,10 @@ def define_models(
             DateTime(timezone=True), default=utcnow, onupdate=utcnow
         )
 
-    class OktaScimToken(base):  # type: ignore[misc,valid-type]
+    class OktaScimToken(base):  # type: ignore[misc]
         __tablename__ = f"{p}token"
         id: Mapped[int] = mapped_column(primary_key=True)
-        organization_id = mapped_column(
-            ForeignKey(organization_fk, ondelete="CASCADE"), index=True
-        )
+        organization_id = mapped_column(ForeignKey(organization_fk, ondelete="CASCADE"), index=True)
         token_hash: Mapped[str] = mapped_column(String(64), unique=True)
         created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
         first_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -197,7 +193,7 @@ def define_models(
         expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
         revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    class OktaScimAudit(base):  # type: ignore[misc,valid-type]
+    class OktaScimAudit(base):  # type: ignore[misc]
         __tablename__ = f"{p}audit"
         __table_args__ = (Index(f"ix_{p}audit_org_time", "organization_id", "created_at"),)
         id: Mapped[int] = mapped_column(_BigKey, primary_key=True, autoincrement=True)
