@@ -151,3 +151,8 @@ def raising(signal: NamedSignal, exc: Exception) -> Iterator[None]:
         yield
     finally:
         signal.disconnect(receiver)
+
+
+@pytest.fixture
+def client(app: Flask) -> t.Any:
+    return app.test_client()

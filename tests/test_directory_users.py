@@ -37,8 +37,11 @@ def count(directory: t.Any, model: t.Any) -> int:
 def test_provision_creates_account_membership_and_identity(directory, acme, models):
     with listen(signals.user_provisioned) as heard, directory.atomic():
         identity, created = directory.provision(
-            acme, user_name="Ann.Lee@Acme.example", display_name="Ann Lee",
-            external_id="00u1", attributes={"name": {"givenName": "Ann"}},
+            acme,
+            user_name="Ann.Lee@Acme.example",
+            display_name="Ann Lee",
+            external_id="00u1",
+            attributes={"name": {"givenName": "Ann"}},
         )
     assert created is True
     account = directory.account_of(identity)
@@ -60,7 +63,8 @@ def test_provision_attaches_an_existing_account(directory, acme, globex):
     assert directory.account_of(second).id == directory.account_of(first).id
     assert heard[0][1]["created_account"] is False
     assert {o.name for o in directory.organizations_of(directory.account_of(second))} == {
-        "Acme", "Globex",
+        "Acme",
+        "Globex",
     }
 
 
@@ -147,7 +151,9 @@ def test_update_changes_identity_and_unshared_account(directory, acme):
         identity, _ = directory.provision(acme, user_name="jay@example.com", display_name="Jay")
     with listen(signals.user_updated) as heard, directory.atomic():
         changes = directory.update_identity(
-            identity, user_name="jay.k@example.com", email="jay.k@example.com",
+            identity,
+            user_name="jay.k@example.com",
+            email="jay.k@example.com",
             display_name="Jay K",
         )
     account = directory.account_of(identity)
@@ -286,9 +292,7 @@ def test_create_with_a_deactivated_user_name_reactivates_it(directory, acme, glo
         identity, _ = directory.provision(acme, user_name="vic@example.com")
         directory.deactivate(identity)
     with listen(signals.user_reactivated) as heard, directory.atomic():
-        again, created = directory.provision(
-            acme, user_name="Vic@Example.com", display_name="Vic"
-        )
+        again, created = directory.provision(acme, user_name="Vic@Example.com", display_name="Vic")
     assert (again.id, created) == (identity.id, False)
     assert again.user_name == "Vic@Example.com"
     assert heard[0][1]["created_account"] is False  # the Globex account was kept

@@ -448,7 +448,11 @@ class UserOperations(DirectoryBase):
                 account.password_hash = self.hash_password(password)
             else:
                 self._audit(
-                    organization, "user.password", "identity", identity.id, outcome="partial",
+                    organization,
+                    "user.password",
+                    "identity",
+                    identity.id,
+                    outcome="partial",
                     reason="account shared with another organization: password kept",
                 )
         self.add_member(organization, account, via="scim")
