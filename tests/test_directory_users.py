@@ -52,7 +52,7 @@ def test_provision_creates_account_membership_and_identity(directory, acme, mode
     assert directory.member_role(acme, account) == "member"
     assert [kw["created_account"] for _, kw in heard] == [True]
     assert heard[0][1]["identity"] is identity
-    assert [row.action for row in directory.audit_log(acme)][0] == "user.provision"
+    assert directory.audit_log(acme)[0].action == "user.provision"
 
 
 def test_provision_attaches_an_existing_account(directory, acme, globex):

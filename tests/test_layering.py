@@ -1,4 +1,4 @@
-"""The framework-agnostic core imports neither Flask nor SQLAlchemy; persistence imports no Flask."""
+"""Layering: the core imports neither Flask nor SQLAlchemy; persistence imports no Flask."""
 
 from __future__ import annotations
 

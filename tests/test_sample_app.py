@@ -1,4 +1,4 @@
-"""The sample app: home page, its own password sign-in (unlocked by an Okta-synced password), /me."""
+"""The sample app: home page, password sign-in (an Okta-synced password unlocks it), /me."""
 
 from __future__ import annotations
 
