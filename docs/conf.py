@@ -20,8 +20,20 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]
 autodoc_typehints = "description"
+# Only show types for parameters and return values that the docstring describes.
+autodoc_typehints_description_target = "documented"
 autodoc_member_order = "bysource"
 html_theme = "furo"
 html_title = "Flask-Okta-SCIM"
 html_static_path = ["_static"]
 nitpicky = False
+
+# Autodoc inspects the mixins' ``declared_attr`` columns on the unmapped mixin
+# classes, which makes SQLAlchemy warn; the warning says nothing about the docs.
+import warnings  # noqa: E402
+
+from sqlalchemy.exc import SAWarning  # noqa: E402
+
+warnings.filterwarnings(
+    "ignore", message="Unmanaged access of declarative attribute", category=SAWarning
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 from collections.abc import Callable
+from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
 from flask import Flask
@@ -16,6 +17,15 @@ from .passwords import hash_password as default_hash_password
 from .sqla.directory import Directory
 from .sqla.models import Models
 from .sqla.models import define_models
+from .web.scim_guard import RateLimiter
+
+
+@dataclass(frozen=True)
+class _State:
+    """What the extension keeps for one application."""
+
+    settings: Settings
+    scim_rate_limiter: RateLimiter
 
 
 class OktaSCIM:
@@ -76,7 +86,7 @@ class OktaSCIM:
             table_prefix=table_prefix,
         )
         self.hash_password = hash_password
-        self._settings: WeakKeyDictionary[Flask, Settings] = WeakKeyDictionary()
+        self._state: WeakKeyDictionary[Flask, _State] = WeakKeyDictionary()
         if app is not None:
             self.init_app(app)
 
@@ -95,24 +105,48 @@ class OktaSCIM:
             )
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
-        self._settings[app] = load_settings(app.config)
+        settings = load_settings(app.config)
+        self._state[app] = _State(
+            settings=settings,
+            scim_rate_limiter=RateLimiter(settings.rate_limit, settings.rate_limit_storage),
+        )
         app.extensions["okta_scim"] = self
 
         from .cli import okta_scim_cli
+        from .web.scim import bp as scim_blueprint
 
+        app.register_blueprint(scim_blueprint, url_prefix=settings.scim_url_prefix)
+        csrf = app.extensions.get("csrf")
+        if csrf is not None:  # Flask-WTF: SCIM clients authenticate with a token, not a cookie
+            csrf.exempt(scim_blueprint)
         app.cli.add_command(okta_scim_cli)
 
+    #: The SCIM API's blueprint, for hosts that need to name it (e.g. ``csrf.exempt(...)``).
     @property
-    def settings(self) -> Settings:
-        """The validated settings of the current application."""
+    def scim_blueprint(self) -> t.Any:
+        from .web.scim import bp
+
+        return bp
+
+    def _current(self) -> _State:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         try:
-            return self._settings[app]
+            return self._state[app]
         except KeyError:
             raise RuntimeError(
                 "The current Flask app is not registered with this 'OktaSCIM' instance."
                 " Did you forget to call 'init_app'?"
             ) from None
+
+    @property
+    def settings(self) -> Settings:
+        """The validated settings of the current application."""
+        return self._current().settings
+
+    @property
+    def scim_rate_limiter(self) -> RateLimiter:
+        """The current application's per-organization SCIM rate limiter."""
+        return self._current().scim_rate_limiter
 
     def directory(self, *, actor: str = "system") -> Directory:
         """Return a :class:`~flask_okta_scim.sqla.Directory` on the host's ``db.session``.

@@ -31,6 +31,17 @@ class ConfigKeys:
     DEFAULT_ROLE = "OKTA_SCIM_DEFAULT_ROLE"
     #: The role that may manage an organization's SSO and SCIM settings.
     ADMIN_ROLE = "OKTA_SCIM_ADMIN_ROLE"
+    #: The largest page a SCIM list returns (``count`` is capped to it).
+    MAX_PAGE_SIZE = "OKTA_SCIM_MAX_PAGE_SIZE"
+    #: The largest SCIM request body accepted, in bytes; larger ones get 413.
+    MAX_BODY_BYTES = "OKTA_SCIM_MAX_BODY_BYTES"
+    #: SCIM requests allowed per organization, e.g. ``"600/minute"``; excess gets 429.
+    RATE_LIMIT = "OKTA_SCIM_RATE_LIMIT"
+    #: Where rate-limit counters live: ``memory://`` (one process) or ``redis://host:6379``.
+    RATE_LIMIT_STORAGE = "OKTA_SCIM_RATE_LIMIT_STORAGE"
+    #: Seconds an old token keeps working after ``scim rotate-token``, unless the
+    #: new token is used first.
+    TOKEN_ROTATION_GRACE = "OKTA_SCIM_TOKEN_ROTATION_GRACE"
 
 
 DEFAULTS: dict[str, t.Any] = {
@@ -39,6 +50,11 @@ DEFAULTS: dict[str, t.Any] = {
     ConfigKeys.SSO_URL_PREFIX: "/users/sign-in/sso/okta",
     ConfigKeys.DEFAULT_ROLE: "member",
     ConfigKeys.ADMIN_ROLE: "admin",
+    ConfigKeys.MAX_PAGE_SIZE: 200,
+    ConfigKeys.MAX_BODY_BYTES: 1024 * 1024,
+    ConfigKeys.RATE_LIMIT: "600/minute",
+    ConfigKeys.RATE_LIMIT_STORAGE: "memory://",
+    ConfigKeys.TOKEN_ROTATION_GRACE: 7 * 24 * 3600,
 }
 
 
@@ -55,6 +71,11 @@ class Settings:
     sso_url_prefix: str
     default_role: str
     admin_role: str
+    max_page_size: int
+    max_body_bytes: int
+    rate_limit: str
+    rate_limit_storage: str
+    token_rotation_grace: int
 
     def url(self, path: str) -> str:
         """Return the public URL of ``path`` (which starts with ``/``)."""
@@ -72,6 +93,11 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
         sso_url_prefix=_prefix(config, ConfigKeys.SSO_URL_PREFIX),
         default_role=_word(config, ConfigKeys.DEFAULT_ROLE),
         admin_role=_word(config, ConfigKeys.ADMIN_ROLE),
+        max_page_size=_int(config, ConfigKeys.MAX_PAGE_SIZE, 1, 10_000),
+        max_body_bytes=_int(config, ConfigKeys.MAX_BODY_BYTES, 1024, 1 << 30),
+        rate_limit=_rate(config, ConfigKeys.RATE_LIMIT),
+        rate_limit_storage=_storage(config, ConfigKeys.RATE_LIMIT_STORAGE),
+        token_rotation_grace=_int(config, ConfigKeys.TOKEN_ROTATION_GRACE, 0, 90 * 24 * 3600),
     )
 
 
@@ -110,3 +136,32 @@ def _word(config: Mapping[str, t.Any], key: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 50:
         raise ConfigError(f"{key} must be a non-empty string of at most 50 characters.")
     return value.strip()
+
+
+def _int(config: Mapping[str, t.Any], key: str, low: int, high: int) -> int:
+    value = config.get(key)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigError(f"{key} must be an integer from {low} to {high}, got {value!r}.")
+    return value
+
+
+def _rate(config: Mapping[str, t.Any], key: str) -> str:
+    from limits import parse
+
+    value = config.get(key)
+    try:
+        parse(str(value))
+    except ValueError:
+        raise ConfigError(
+            f"{key} must be a rate such as '600/minute' or '20/second', got {value!r}."
+        ) from None
+    return str(value)
+
+
+def _storage(config: Mapping[str, t.Any], key: str) -> str:
+    value = config.get(key)
+    if not isinstance(value, str) or "://" not in value:
+        raise ConfigError(f"{key} must be a storage URL such as 'memory://', got {value!r}.")
+    return value

@@ -54,6 +54,7 @@ def create_app(test_config: dict[str, t.Any] | None = None) -> Flask:
     okta.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
+    csrf.exempt(okta.scim_blueprint)  # SCIM clients send a bearer token, not a form
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_foreign_keys)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from ..core.emails import normalize_domain
 from ._common import emit
 from ._common import explain
 from ._common import public_id
@@ -92,11 +93,12 @@ def add_domain(org_ref: str, team_ref: str, domain: str) -> None:
     with unit_of_work() as directory:
         found = directory.get_team(directory.get_organization(org_ref), team_ref)
         added = directory.add_team_domain(found, domain)
+        domain = normalize_domain(domain)
     explain(
-        f"People with a {domain.strip().lower()} address may now join {found.name!r} "
+        f"People with an address at {domain} may now join {found.name!r} "
         "when they sign in through the organization's Okta."
         if added
-        else f"{domain.strip().lower()} was already pre-approved for {found.name!r}."
+        else f"{domain} was already pre-approved for {found.name!r}."
     )
 
 

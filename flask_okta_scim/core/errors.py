@@ -41,6 +41,12 @@ class InvalidValue(DirectoryError):
     code = "invalid_value"
 
 
+class NotReady(DirectoryError):
+    """The organization is not set up for this yet (e.g. provisioning without a connected SSO)."""
+
+    code = "not_ready"
+
+
 class NotAMember(DirectoryError):
     """Accounts named for a team are not members of the team's organization.
 

@@ -261,7 +261,7 @@ class DirectoryBase:
         account = self.find_account(email)
         if account is not None:
             return account, False
-        account = self.models.account(email=email, display_name=display_name)
+        account = self.models.account(email=email, display_name=_short(display_name))
         self.session.add(account)
         self.session.flush()
         return account, True
@@ -275,6 +275,7 @@ class DirectoryBase:
         """
         if via not in JOINED_VIA:
             raise InvalidValue(f"joined via must be one of {', '.join(JOINED_VIA)}.")
+        role = _clean_name(role, "A role", 50) if role is not None else None
         m = self.models.membership
         added = insert_ignore(
             self.session,
@@ -309,7 +310,7 @@ class DirectoryBase:
         membership = self.session.get(m, (organization.id, account.id))
         if membership is None:
             raise NotFound(f"{account.email} is not a member of organization {organization.id}.")
-        membership.role = _clean_name(role, "A role")
+        membership.role = _clean_name(role, "A role", 50)
         self._audit(organization, "member.role", "account", account.id, role=membership.role)
 
     def _is_shared(self, account: t.Any, organization: t.Any) -> bool:
@@ -367,10 +368,15 @@ class DirectoryBase:
         self.session.flush()
 
 
-def _clean_name(value: t.Any, what: str) -> str:
+def _clean_name(value: t.Any, what: str, limit: int = 200) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidValue(f"{what} must be a non-empty string.")
     cleaned = str(value).strip()
-    if len(cleaned) > 200:
-        raise InvalidValue(f"{what} must be at most 200 characters.")
+    if len(cleaned) > limit:
+        raise InvalidValue(f"{what} must be at most {limit} characters.")
     return cleaned
+
+
+def _short(display_name: str | None) -> str | None:
+    """A display name cut to the account column's 200 characters (identities keep it whole)."""
+    return display_name[:200] if display_name else display_name

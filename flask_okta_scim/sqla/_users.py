@@ -17,7 +17,9 @@ from ..core.errors import InvalidValue
 from ..core.errors import JitRefused
 from ..core.ids import new_scim_id
 from ._base import DirectoryBase
+from ._base import _short
 from ._sql import insert_ignore
+from .mixins import utcnow
 
 
 class _Unset:
@@ -288,6 +290,18 @@ class UserOperations(DirectoryBase):
             created_account=created,
         )
 
+    def delete_identity(self, identity: t.Any) -> None:
+        """A SCIM DELETE: deactivate (rule 6), then hide the identity from SCIM reads.
+
+        The row stays, inactive, so that JIT still refuses the person and a new
+        create with the same userName revives the same id (rule 7). Does not
+        commit.
+        """
+        self.deactivate(identity)
+        identity.deleted_at = utcnow()
+        organization = self.session.get(self.models.organization, identity.organization_id)
+        self._audit(organization, "user.delete", "identity", identity.id)
+
     def remove_member(
         self, organization: t.Any, account: t.Any, *, delete_orphan: bool = False
     ) -> None:
@@ -471,7 +485,7 @@ class UserOperations(DirectoryBase):
             account.email = identity.email
             applied.add("email")
         if "display_name" in changes:
-            account.display_name = identity.display_name
+            account.display_name = _short(identity.display_name)
             applied.add("display_name")
         if "password" in changes:
             account.password_hash = self.hash_password(password) if password is not None else None

@@ -6,6 +6,7 @@ teams through :class:`Directory`; none of them writes those tables directly.
 
 from __future__ import annotations
 
+from ._connections import ConnectionOperations
 from ._teams import TeamOperations
 from ._users import UNSET
 from ._users import UserOperations
@@ -13,7 +14,7 @@ from ._users import UserOperations
 __all__ = ["UNSET", "Directory"]
 
 
-class Directory(UserOperations, TeamOperations):
+class Directory(UserOperations, TeamOperations, ConnectionOperations):
     """Accounts, organizations, teams and provisioned identities of one database session.
 
     Get one from :meth:`flask_okta_scim.OktaSCIM.directory` inside an

@@ -145,6 +145,9 @@ def define_models(
             ForeignKey(account_fk, ondelete="SET NULL"), nullable=True, index=True
         )
         version: Mapped[int] = mapped_column(Integer, default=1)
+        # Set by a SCIM DELETE: the resource is gone for clients (404), the row
+        # remains so that a new create with the same userName revives the same id.
+        deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
         created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
         updated_at: Mapped[datetime] = mapped_column(
             DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True

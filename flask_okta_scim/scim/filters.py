@@ -1,0 +1,254 @@
+"""SCIM filters (RFC 7644 §3.4.2.2): parsed by scim2-filter-parser into a small, typed tree.
+
+:func:`parse_filter` checks every attribute against the caller's attribute map
+and every operator against what that attribute supports, so that whatever
+reaches the persistence layer is known to be translatable. The translation to
+SQL lives in :mod:`flask_okta_scim.sqla.scim_query`; nothing here evaluates a
+filter against data, except :func:`matches` for PATCH value paths, which works
+on one resource's own attribute values (RFC 7644 §3.5.2), not on query results.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from scim2_filter_parser import ast
+from scim2_filter_parser.lexer import SCIMLexer
+from scim2_filter_parser.parser import SCIMParser
+
+from .errors import InvalidFilter
+
+#: Comparison operators of RFC 7644 §3.4.2.2, plus ``pr`` (present).
+OPERATORS = ("eq", "ne", "co", "sw", "ew", "gt", "lt", "ge", "le", "pr")
+#: Operators that make sense on booleans.
+BOOLEAN_OPERATORS = ("eq", "ne", "pr")
+
+MAX_FILTER_LENGTH = 4096
+
+Value = str | bool | int | None
+
+
+@dataclass(frozen=True)
+class Compare:
+    """``attribute op value``: ``attribute`` is the canonical name from the attribute map."""
+
+    attribute: str
+    op: str
+    value: Value = None
+
+
+@dataclass(frozen=True)
+class And:
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Or:
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Not:
+    expr: Node
+
+
+Node = Compare | And | Or | Not
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """What a filterable attribute is: its canonical name, its type, its case rules."""
+
+    name: str
+    type: str = "string"  # "string", "boolean", "dateTime", "reference"
+    case_exact: bool = False
+
+
+AttributeMap = Mapping[str, Attribute]
+
+
+class AnyAttribute(Mapping[str, Attribute]):
+    """An attribute map that accepts every name with any value type.
+
+    For the value filters of PATCH paths (``emails[type eq "work"]``), which
+    :func:`matches` evaluates against one resource's own values.
+    """
+
+    def __getitem__(self, key: str) -> Attribute:
+        return Attribute(name=key, type="any")
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def attribute_map(
+    *attributes: Attribute, aliases: Mapping[str, str] | None = None
+) -> dict[str, Attribute]:
+    """Index ``attributes`` by lower-cased name (names are case-insensitive, RFC 7643 §2.1).
+
+    ``aliases`` maps other spellings (``emails`` for ``emails.value``) to canonical names.
+    """
+    index = {a.name.lower(): a for a in attributes}
+    for alias, target in (aliases or {}).items():
+        index[alias.lower()] = index[target.lower()]
+    return index
+
+
+_VALUE_TOKENS = {"FALSE": False, "TRUE": True, "NULL": None}
+
+
+def parse_filter(text: str, attributes: AttributeMap) -> Node:
+    """Parse ``text`` into a :data:`Node`; raise :class:`InvalidFilter` if we cannot apply it.
+
+    Refused: syntax errors, attributes not in ``attributes``, operators the
+    attribute's type does not support, value types that do not fit. Does not
+    touch a database.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidFilter("The filter is empty.")
+    if len(text) > MAX_FILTER_LENGTH:
+        raise InvalidFilter(f"The filter is longer than {MAX_FILTER_LENGTH} characters.")
+    try:
+        tokens = list(SCIMLexer().tokenize(text))
+        tree = SCIMParser().parse(iter(tokens))
+    except Exception:  # the library raises ValueError, its own errors, or worse
+        raise InvalidFilter(f"The filter {text!r} is not valid SCIM filter syntax.") from None
+    if tree is None:
+        raise InvalidFilter(f"The filter {text!r} is not valid SCIM filter syntax.")
+    values: deque[Value] = deque()
+    for token in tokens:
+        if token.type in _VALUE_TOKENS:
+            values.append(_VALUE_TOKENS[token.type])
+        elif token.type == "NUMBER":
+            values.append(int(token.value))
+        elif token.type == "COMP_VALUE":
+            values.append(str(token.value))
+    return _Converter(attributes, values).node(tree)
+
+
+class _Converter:
+    def __init__(self, attributes: AttributeMap, values: deque[Value]) -> None:
+        self.attributes = attributes
+        self.values = values
+
+    def node(self, tree: t.Any, namespace: str | None = None) -> Node:
+        if isinstance(tree, ast.Filter):
+            if tree.namespace is not None:
+                inner_namespace = self.path(tree.namespace)
+                result = self.node(tree.expr, inner_namespace)
+            else:
+                result = self.node(tree.expr, namespace)
+            return Not(result) if tree.negated else result
+        if isinstance(tree, ast.LogExpr):
+            left = self.node(tree.expr1, namespace)
+            right = self.node(tree.expr2, namespace)
+            return And(left, right) if tree.op.lower() == "and" else Or(left, right)
+        if isinstance(tree, ast.AttrExpr):
+            return self.compare(tree, namespace)
+        raise InvalidFilter("The filter has a form this server does not support.")
+
+    def path(self, attr_path: t.Any) -> str:
+        name = attr_path.attr_name
+        if not isinstance(name, str):
+            raise InvalidFilter("Nested value filters are not supported.")
+        if attr_path.uri:
+            name = f"{attr_path.uri}:{name}"
+        if attr_path.sub_attr is not None:
+            name = f"{name}.{attr_path.sub_attr.value}"
+        return name
+
+    def compare(self, expr: t.Any, namespace: str | None) -> Compare:
+        op = str(expr.value).lower()
+        attr_path = expr.attr_path
+        if isinstance(attr_path.attr_name, ast.Filter):
+            # emails[type eq "work"].value eq "x": only the primary work email is known.
+            value_filter = attr_path.attr_name
+            outer = self.path(value_filter.namespace)
+            selector = _Converter(AnyAttribute(), self.values).node(
+                value_filter.expr, outer.split(".")[0]
+            )
+            if not _selects_primary_email(selector):
+                raise InvalidFilter(
+                    'Only the [type eq "work"] and [primary eq true] selectors are supported.'
+                )
+            name = outer
+        else:
+            name = self.path(attr_path)
+            if namespace is not None:
+                name = f"{namespace.split('.')[0]}.{name}"
+        attribute = self.attributes.get(name.lower())
+        if attribute is None:
+            raise InvalidFilter(f"Filtering on {name!r} is not supported.")
+        if op not in OPERATORS:
+            raise InvalidFilter(f"Unknown operator {op!r}.")
+        if op == "pr":
+            return Compare(attribute.name, op)
+        value = self.values.popleft() if self.values else None
+        if attribute.type == "any":
+            pass
+        elif attribute.type == "boolean":
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                value = value.lower() == "true"  # Entra sends string booleans
+            if op not in BOOLEAN_OPERATORS or not isinstance(value, bool):
+                raise InvalidFilter(f"{attribute.name} takes eq or ne with true or false.")
+        elif value is not None and not isinstance(value, str):
+            raise InvalidFilter(f"{attribute.name} must be compared with a string.")
+        elif value is None and op not in ("eq", "ne"):
+            raise InvalidFilter("null can only be compared with eq or ne.")
+        return Compare(attribute.name, op, value)
+
+
+def _selects_primary_email(selector: Node) -> bool:
+    if not isinstance(selector, Compare) or selector.op != "eq":
+        return False
+    value = selector.value.lower() if isinstance(selector.value, str) else selector.value
+    return (selector.attribute.lower(), value) in {
+        ("emails.type", "work"),
+        ("emails.primary", True),
+    }
+
+
+def matches(node: Node, item: Mapping[str, t.Any]) -> bool:
+    """Whether one element of a multi-valued attribute (``{"value": ...}``) matches ``node``.
+
+    Used for PATCH value paths (``emails[type eq "work"]``,
+    ``members[value eq "..."]``): ``node``'s attribute names are looked up as
+    the part after the last dot, case-insensitively. String comparison is
+    case-insensitive except for ``value`` of references.
+    """
+    if isinstance(node, And):
+        return matches(node.left, item) and matches(node.right, item)
+    if isinstance(node, Or):
+        return matches(node.left, item) or matches(node.right, item)
+    if isinstance(node, Not):
+        return not matches(node.expr, item)
+    key = node.attribute.rpartition(".")[2].lower()
+    actual = next((v for k, v in item.items() if k.lower() == key), None)
+    if node.op == "pr":
+        return actual not in (None, "", [], {})
+    expected = node.value
+    if isinstance(actual, bool) or isinstance(expected, bool) or expected is None:
+        equal = actual == expected
+        return equal if node.op == "eq" else (not equal if node.op == "ne" else False)
+    if not isinstance(actual, str) or not isinstance(expected, str):
+        return False
+    a, e = actual.lower(), expected.lower()
+    return {
+        "eq": a == e,
+        "ne": a != e,
+        "co": e in a,
+        "sw": a.startswith(e),
+        "ew": a.endswith(e),
+        "gt": a > e,
+        "ge": a >= e,
+        "lt": a < e,
+        "le": a <= e,
+    }[node.op]

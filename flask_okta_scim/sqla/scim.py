@@ -1,0 +1,414 @@
+"""SCIM Users and Groups of one organization, through the directory service.
+
+:class:`ScimStore` takes parsed SCIM requests (from :mod:`flask_okta_scim.scim`)
+and carries them out with :class:`~flask_okta_scim.sqla.Directory`, which
+enforces the rules of SPEC §2. It returns resource dicts; it does not commit
+(the caller runs it inside ``directory.atomic()``) and knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections import defaultdict
+
+from sqlalchemy import func
+from sqlalchemy import select
+
+from ..core.errors import Conflict
+from ..scim import errors
+from ..scim.attributes import GROUP_FILTERS
+from ..scim.attributes import USER_FILTERS
+from ..scim.constants import GROUP
+from ..scim.constants import LIST_RESPONSE
+from ..scim.constants import USER
+from ..scim.filters import parse_filter
+from ..scim.patch import apply_patch
+from ..scim.patch import group_changes
+from ..scim.patch import parse_patch
+from ..scim.resources import UserInput
+from ..scim.resources import etag
+from ..scim.resources import parse_group
+from ..scim.resources import parse_user
+from ..scim.resources import render_group
+from ..scim.resources import render_user
+from .directory import UNSET
+from .directory import Directory
+from .scim_query import group_condition
+from .scim_query import user_condition
+
+
+class ScimStore:
+    """The SCIM view of one organization's directory.
+
+    :param directory: the directory service, inside an open unit of work.
+    :param organization: the organization the bearer token belongs to; every
+        lookup is scoped to it, so other organizations' ids are simply not found.
+    :param base_url: the public URL of the SCIM root (``https://host/scim/v2``).
+    :param max_results: the largest page a list returns.
+    """
+
+    def __init__(
+        self, directory: Directory, organization: t.Any, *, base_url: str, max_results: int
+    ) -> None:
+        self.directory = directory
+        self.organization = organization
+        self.base_url = base_url
+        self.max_results = max_results
+        self.models = directory.models
+        self.session = directory.session
+
+    # -- users ------------------------------------------------------------------
+
+    def list_users(
+        self, filter_text: str | None, start: int, count: int | None
+    ) -> dict[str, t.Any]:
+        """A ListResponse of the organization's users, in a stable order (creation, then id)."""
+        ident = self.models.identity
+        where = [ident.organization_id == self.organization.id, ident.deleted_at.is_(None)]
+        if filter_text:
+            where.append(user_condition(parse_filter(filter_text, USER_FILTERS), self.models))
+        start, count = self._page(start, count)
+        total = self.session.scalar(select(func.count()).select_from(ident).where(*where))
+        rows = (
+            list(
+                self.session.scalars(
+                    select(ident)
+                    .where(*where)
+                    .order_by(ident.created_at, ident.id)
+                    .offset(start - 1)
+                    .limit(count)
+                )
+            )
+            if count
+            else []
+        )
+        groups = self._groups_of([r.account_id for r in rows if r.account_id is not None])
+        resources = [self._render_user(r, groups.get(r.account_id, [])) for r in rows]
+        return _list(total or 0, start, resources)
+
+    def get_user(self, scim_id: str) -> dict[str, t.Any]:
+        identity = self._identity(scim_id)
+        return self._render_user(
+            identity, self._groups_of([identity.account_id]).get(identity.account_id, [])
+        )
+
+    def user_version(self, scim_id: str) -> str:
+        return etag(self._identity(scim_id).version)
+
+    def create_user(self, body: t.Any) -> dict[str, t.Any]:
+        """POST /Users: rules 4 and 7; a duplicate active userName is 409 ``uniqueness``."""
+        data = parse_user(body)
+        existing = self.directory.find_identity(self.organization, data.user_name)
+        if existing is not None and existing.deleted_at is not None:
+            existing.deleted_at = None  # a DELETEd user created again keeps its id
+        try:
+            identity, _ = self.directory.provision(
+                self.organization,
+                user_name=data.user_name,
+                email=data.email,
+                external_id=data.external_id,
+                display_name=data.display_name,
+                attributes=data.attributes,
+                password=data.password,
+                active=data.active,
+            )
+        except Conflict as e:
+            raise errors.Uniqueness(e.message) from None
+        return self.get_user(identity.id)
+
+    def replace_user(self, scim_id: str, body: t.Any, if_match: str | None) -> dict[str, t.Any]:
+        """PUT /Users/{id}: every mutable attribute as sent; read-only ones ignored."""
+        identity = self._identity(scim_id, if_match)
+        self._update(identity, parse_user(body))
+        return self.get_user(scim_id)
+
+    def patch_user(self, scim_id: str, body: t.Any, if_match: str | None) -> dict[str, t.Any]:
+        """PATCH /Users/{id}: the operations applied to the current resource, stored like a PUT."""
+        identity = self._identity(scim_id, if_match)
+        operations = parse_patch(body, USER)
+        current = self._editable_user(identity)
+        self._update(identity, parse_user(apply_patch(current, operations, USER)))
+        return self.get_user(scim_id)
+
+    def delete_user(self, scim_id: str, if_match: str | None) -> None:
+        """DELETE /Users/{id} (Entra): deactivate (rule 6), and answer 404 from now on.
+
+        The row stays, inactive, so that JIT still refuses the person and a
+        new create with the same userName revives the same id (rule 7).
+        """
+        self.directory.delete_identity(self._identity(scim_id, if_match))
+
+    def _update(self, identity: t.Any, data: UserInput) -> None:
+        try:
+            self.directory.update_identity(
+                identity,
+                user_name=data.user_name,
+                email=data.email,
+                external_id=data.external_id,
+                display_name=data.display_name,
+                attributes=data.attributes,
+                password=data.password if data.password else UNSET,
+                active=data.active,
+            )
+        except Conflict as e:
+            raise errors.Uniqueness(e.message) from None
+
+    def _identity(self, scim_id: str, if_match: str | None = None) -> t.Any:
+        identity = self.directory.get_identity(self.organization, scim_id)
+        if identity is None or identity.deleted_at is not None:
+            raise errors.NotFound(f"No user {scim_id!r}.")
+        _check_version(identity.version, if_match)
+        return identity
+
+    def _editable_user(self, identity: t.Any) -> dict[str, t.Any]:
+        resource: dict[str, t.Any] = dict(identity.attributes or {})
+        resource["userName"] = identity.user_name
+        resource["active"] = identity.active
+        if identity.external_id:
+            resource["externalId"] = identity.external_id
+        return resource
+
+    def _render_user(self, identity: t.Any, groups: list[dict[str, str]]) -> dict[str, t.Any]:
+        return render_user(
+            scim_id=identity.id,
+            user_name=identity.user_name,
+            external_id=identity.external_id,
+            active=identity.active,
+            attributes=identity.attributes or {},
+            groups=groups,
+            created=identity.created_at,
+            modified=identity.updated_at,
+            version=identity.version,
+            location=f"{self.base_url}/Users/{identity.id}",
+        )
+
+    def _groups_of(self, account_ids: list[t.Any]) -> dict[t.Any, list[dict[str, str]]]:
+        """The Okta-managed teams of each account, as the read-only ``groups`` attribute."""
+        found: dict[t.Any, list[dict[str, str]]] = defaultdict(list)
+        ids = [i for i in account_ids if i is not None]
+        if not ids:
+            return found
+        tm, group, team = self.models.team_member, self.models.group, self.models.team
+        rows = self.session.execute(
+            select(tm.account_id, group.id, team.name)
+            .join(group, group.team_id == tm.team_id)
+            .join(team, team.id == tm.team_id)
+            .where(tm.account_id.in_(ids), group.organization_id == self.organization.id)
+            .order_by(team.name)
+        )
+        for account_id, group_id, name in rows:
+            found[account_id].append(
+                {
+                    "value": group_id,
+                    "display": name,
+                    "$ref": f"{self.base_url}/Groups/{group_id}",
+                    "type": "direct",
+                }
+            )
+        return found
+
+    # -- groups -----------------------------------------------------------------
+
+    def list_groups(
+        self, filter_text: str | None, start: int, count: int | None, *, members: bool = True
+    ) -> dict[str, t.Any]:
+        """A ListResponse of the organization's Okta-managed teams."""
+        group, team = self.models.group, self.models.team
+        where = [group.organization_id == self.organization.id]
+        if filter_text:
+            where.append(
+                group_condition(
+                    parse_filter(filter_text, GROUP_FILTERS), self.models, self.organization.id
+                )
+            )
+        start, count = self._page(start, count)
+        base = select(group, team).join(team, team.id == group.team_id).where(*where)
+        total = self.session.scalar(
+            select(func.count())
+            .select_from(group)
+            .join(team, team.id == group.team_id)
+            .where(*where)
+        )
+        rows = (
+            self.session.execute(
+                base.order_by(group.created_at, group.id).offset(start - 1).limit(count)
+            ).all()
+            if count
+            else []
+        )
+        resources = [
+            self._render_group(g, tm, self._members(tm) if members else None) for g, tm in rows
+        ]
+        return _list(total or 0, start, resources)
+
+    def get_group(self, scim_id: str, *, members: bool = True) -> dict[str, t.Any]:
+        group, team = self._group(scim_id)
+        return self._render_group(group, team, self._members(team) if members else None)
+
+    def group_version(self, scim_id: str) -> str:
+        return etag(self._group(scim_id)[0].version)
+
+    def create_group(self, body: t.Any) -> dict[str, t.Any]:
+        """POST /Groups: a new team managed by Okta, with the given members (rule 10)."""
+        data = parse_group(body)
+        self._refuse_duplicate_name(data.display_name)
+        accounts = self._accounts_for(data.member_ids or [])
+        team = self.directory.create_team(
+            self.organization,
+            data.display_name,
+            managed_by_okta=True,
+            external_id=data.external_id,
+            members=accounts,
+        )
+        return self.get_group(self.directory.group_of(team).id)
+
+    def replace_group(self, scim_id: str, body: t.Any, if_match: str | None) -> dict[str, t.Any]:
+        """PUT /Groups/{id}: rename and set the members to exactly the list sent."""
+        group, team = self._group(scim_id, if_match)
+        data = parse_group(body)
+        if data.display_name.lower() != team.name.lower():
+            self._refuse_duplicate_name(data.display_name)
+        self.directory.rename_team(team, data.display_name)
+        if group.external_id != data.external_id:
+            group.external_id = data.external_id
+            group.version += 1
+        self.directory.replace_team_members(team, self._accounts_for(data.member_ids or []))
+        return self.get_group(scim_id)
+
+    def patch_group(
+        self, scim_id: str, body: t.Any, if_match: str | None, *, members: bool = True
+    ) -> dict[str, t.Any]:
+        """PATCH /Groups/{id}: renames and member changes as set operations, in order."""
+        group, team = self._group(scim_id, if_match)
+        changes = group_changes(parse_patch(body, GROUP))
+        if changes.display_name is not None and changes.display_name != team.name:
+            if changes.display_name.lower() != team.name.lower():
+                self._refuse_duplicate_name(changes.display_name)
+            self.directory.rename_team(team, changes.display_name)
+        if changes.external_id_set:
+            group.external_id = changes.external_id
+            group.version += 1
+        for action, ids in changes.membership:
+            if action == "remove":
+                self.directory.remove_team_members(team, self._accounts_for(ids, strict=False))
+            elif action == "add":
+                self.directory.add_team_members(team, self._accounts_for(ids))
+            else:
+                self.directory.replace_team_members(team, self._accounts_for(ids))
+        return self.get_group(scim_id, members=members)
+
+    def delete_group(self, scim_id: str, if_match: str | None) -> None:
+        """DELETE /Groups/{id}: the team goes with its resources (``team_deleted``)."""
+        _, team = self._group(scim_id, if_match)
+        self.directory.delete_team(team)
+
+    def _group(self, scim_id: str, if_match: str | None = None) -> tuple[t.Any, t.Any]:
+        group, team = self.models.group, self.models.team
+        row = self.session.execute(
+            select(group, team)
+            .join(team, team.id == group.team_id)
+            .where(group.id == scim_id, group.organization_id == self.organization.id)
+        ).first()
+        if row is None:
+            raise errors.NotFound(f"No group {scim_id!r}.")
+        _check_version(row[0].version, if_match)
+        return row[0], row[1]
+
+    def _refuse_duplicate_name(self, name: str) -> None:
+        group, team = self.models.group, self.models.team
+        taken = self.session.scalar(
+            select(group.id)
+            .join(team, team.id == group.team_id)
+            .where(
+                group.organization_id == self.organization.id,
+                func.lower(team.name) == name.lower(),
+            )
+            .limit(1)
+        )
+        if taken is not None:
+            raise errors.Uniqueness(f"A group named {name!r} already exists ({taken}).")
+
+    def _members(self, team: t.Any) -> list[dict[str, str]]:
+        tm, ident = self.models.team_member, self.models.identity
+        rows = self.session.execute(
+            select(ident.id, ident.user_name)
+            .join(tm, tm.account_id == ident.account_id)
+            .where(
+                tm.team_id == team.id,
+                ident.organization_id == self.organization.id,
+                ident.active.is_(True),
+                ident.deleted_at.is_(None),
+            )
+            .order_by(ident.created_at, ident.id)
+        )
+        return [
+            {"value": i, "display": name, "$ref": f"{self.base_url}/Users/{i}", "type": "User"}
+            for i, name in rows
+        ]
+
+    def _accounts_for(self, scim_ids: list[str], *, strict: bool = True) -> list[t.Any]:
+        """Account ids of this organization's active users ``scim_ids``.
+
+        With ``strict``, an id that is not an active user of this organization
+        is a 400 naming it; otherwise (removals) it is skipped.
+        """
+        if not scim_ids:
+            return []
+        ident = self.models.identity
+        found: dict[str, t.Any] = dict(
+            self.session.execute(
+                select(ident.id, ident.account_id).where(
+                    ident.organization_id == self.organization.id,
+                    ident.id.in_(scim_ids),
+                    ident.active.is_(True),
+                    ident.deleted_at.is_(None),
+                    ident.account_id.is_not(None),
+                )
+            ).all()
+        )
+        missing = [i for i in scim_ids if i not in found]
+        if missing and strict:
+            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise errors.InvalidValue(
+                f"{len(missing)} member value(s) are not active users of this organization: "
+                f"{shown}."
+            )
+        return [found[i] for i in scim_ids if i in found]
+
+    def _render_group(
+        self, group: t.Any, team: t.Any, members: list[dict[str, str]] | None
+    ) -> dict[str, t.Any]:
+        return render_group(
+            scim_id=group.id,
+            display_name=team.name,
+            external_id=group.external_id,
+            members=members,
+            created=group.created_at,
+            modified=group.updated_at,
+            version=group.version,
+            location=f"{self.base_url}/Groups/{group.id}",
+        )
+
+    def _page(self, start: int, count: int | None) -> tuple[int, int]:
+        start = max(start, 1)
+        count = self.max_results if count is None else max(0, min(count, self.max_results))
+        return start, count
+
+
+def _check_version(version: int, if_match: str | None) -> None:
+    """RFC 7644 §3.14: a PUT, PATCH or DELETE with a stale If-Match gets 412."""
+    if if_match is None:
+        return
+    wanted = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    if "*" not in wanted and f'"{version}"' not in wanted:
+        raise errors.PreconditionFailed()
+
+
+def _list(total: int, start: int, resources: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    return {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }

@@ -1,0 +1,387 @@
+"""The SCIM 2.0 HTTP API under ``OKTA_SCIM_URL_PREFIX`` (default ``/scim/v2``).
+
+Every answer under the prefix, errors included (unknown paths, wrong methods,
+oversized bodies, throttling, crashes), is ``application/scim+json``; an
+unexpected exception is logged and answered with a generic SCIM 500, never a
+traceback. Each request is one unit of work: it commits whole or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import g
+from flask import request
+from werkzeug.exceptions import HTTPException
+
+from ..core import errors as directory_errors
+from ..scim import discovery
+from ..scim import errors
+from ..scim.constants import CONTENT_TYPE
+from ..scim.resources import project
+from ..sqla.scim import ScimStore
+from .scim_guard import bearer_token
+
+logger = logging.getLogger("flask_okta_scim.scim")
+
+bp = Blueprint("okta_scim", __name__)
+
+ALL = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _ext() -> t.Any:
+    return current_app.extensions["okta_scim"]
+
+
+def _base() -> str:
+    settings = _ext().settings
+    return t.cast(str, settings.url(settings.scim_url_prefix))
+
+
+def scim_response(
+    body: t.Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A response with the SCIM media type (RFC 7644 §8.1)."""
+    payload = "" if body is None else current_app.json.dumps(body)
+    response = Response(payload, status=status, mimetype=CONTENT_TYPE)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _error_response(error: errors.ScimError) -> Response:
+    headers = dict(error.headers)
+    if error.status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="SCIM"')
+    return scim_response(error.to_dict(), error.status, headers)
+
+
+# -- request context ----------------------------------------------------------------------------
+
+
+@bp.before_request
+def _limit_body() -> None:
+    request.max_content_length = _ext().settings.max_body_bytes
+
+
+def _json_body() -> t.Any:
+    body = request.get_json(force=True, silent=True)
+    if body is None:
+        raise errors.InvalidSyntax("The request body must be JSON (application/scim+json).")
+    return body
+
+
+def _int_arg(name: str, default: int | None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise errors.InvalidValue(f"{name} must be an integer.") from None
+
+
+def _names(arg: str) -> list[str] | None:
+    raw = request.args.get(arg)
+    return [p.strip() for p in raw.split(",") if p.strip()] if raw else None
+
+
+def _shape(resource: dict[str, t.Any]) -> dict[str, t.Any]:
+    return project(resource, _names("attributes"), _names("excludedAttributes"))
+
+
+def _excludes_members() -> bool:
+    excluded = [n.lower() for n in _names("excludedAttributes") or []]
+    return "members" in excluded
+
+
+def _authenticated(run: t.Callable[[ScimStore], Response]) -> Response:
+    """Authenticate the bearer token, apply the rate limit, run one unit of work."""
+    ext = _ext()
+    token = bearer_token(request.headers.get("Authorization"))
+    directory = ext.directory(actor="scim")
+    if token is None:
+        raise errors.Unauthorized("Send the organization's provisioning token as a Bearer token.")
+    found = directory.authenticate_token(token)
+    if found is None:
+        directory.session.rollback()
+        raise errors.Unauthorized("The bearer token is not valid (or provisioning is off).")
+    organization, token_row = found
+    directory.actor = f"scim:token:{token_row.id}"
+    g._okta_scim_scim = (organization.id, token_row.id)
+    ext.scim_rate_limiter.hit(organization.id)
+    store = ScimStore(
+        directory, organization, base_url=_base(), max_results=ext.settings.max_page_size
+    )
+    with directory.atomic():
+        return run(store)
+
+
+def _with_version(resource: dict[str, t.Any], status: int = 200, **headers: str) -> Response:
+    version = resource.get("meta", {}).get("version")
+    if (
+        version
+        and request.method == "GET"
+        and request.if_none_match.contains_weak(version.removeprefix("W/").strip('"'))
+    ):
+        return scim_response(None, 304, {"ETag": version})
+    if version:
+        headers["ETag"] = version
+    return scim_response(_shape(resource), status, headers)
+
+
+# -- Users ----------------------------------------------------------------------------------------
+
+
+@bp.route("/Users", methods=ALL)
+def users() -> Response:
+    if request.method == "GET":
+        return _authenticated(
+            lambda store: scim_response(
+                _shape_list(
+                    store.list_users(
+                        request.args.get("filter"),
+                        _int_arg("startIndex", 1) or 1,
+                        _int_arg("count", None),
+                    )
+                )
+            )
+        )
+    if request.method == "POST":
+        body = _json_body()
+
+        def create(store: ScimStore) -> Response:
+            resource = store.create_user(body)
+            return _with_version(resource, 201, Location=resource["meta"]["location"])
+
+        return _authenticated(create)
+    raise errors.MethodNotAllowed("Use GET or POST on /Users.")
+
+
+@bp.route("/Users/<scim_id>", methods=ALL)
+def user(scim_id: str) -> Response:
+    if_match = request.headers.get("If-Match")
+    if request.method == "GET":
+        return _authenticated(lambda store: _with_version(store.get_user(scim_id)))
+    if request.method == "PUT":
+        body = _json_body()
+        return _authenticated(
+            lambda store: _with_version(store.replace_user(scim_id, body, if_match))
+        )
+    if request.method == "PATCH":
+        body = _json_body()
+        return _authenticated(
+            lambda store: _with_version(store.patch_user(scim_id, body, if_match))
+        )
+    if request.method == "DELETE":
+
+        def delete(store: ScimStore) -> Response:
+            store.delete_user(scim_id, if_match)
+            return scim_response(None, 204)
+
+        return _authenticated(delete)
+    raise errors.MethodNotAllowed()
+
+
+# -- Groups ---------------------------------------------------------------------------------------
+
+
+@bp.route("/Groups", methods=ALL)
+def groups() -> Response:
+    if request.method == "GET":
+        return _authenticated(
+            lambda store: scim_response(
+                _shape_list(
+                    store.list_groups(
+                        request.args.get("filter"),
+                        _int_arg("startIndex", 1) or 1,
+                        _int_arg("count", None),
+                        members=not _excludes_members(),
+                    )
+                )
+            )
+        )
+    if request.method == "POST":
+        body = _json_body()
+
+        def create(store: ScimStore) -> Response:
+            resource = store.create_group(body)
+            return _with_version(resource, 201, Location=resource["meta"]["location"])
+
+        return _authenticated(create)
+    raise errors.MethodNotAllowed("Use GET or POST on /Groups.")
+
+
+@bp.route("/Groups/<scim_id>", methods=ALL)
+def group(scim_id: str) -> Response:
+    if_match = request.headers.get("If-Match")
+    members = not _excludes_members()
+    if request.method == "GET":
+        return _authenticated(
+            lambda store: _with_version(store.get_group(scim_id, members=members))
+        )
+    if request.method == "PUT":
+        body = _json_body()
+        return _authenticated(
+            lambda store: _with_version(store.replace_group(scim_id, body, if_match))
+        )
+    if request.method == "PATCH":
+        body = _json_body()
+        return _authenticated(
+            lambda store: _with_version(store.patch_group(scim_id, body, if_match, members=members))
+        )
+    if request.method == "DELETE":
+
+        def delete(store: ScimStore) -> Response:
+            store.delete_group(scim_id, if_match)
+            return scim_response(None, 204)
+
+        return _authenticated(delete)
+    raise errors.MethodNotAllowed()
+
+
+def _shape_list(page: dict[str, t.Any]) -> dict[str, t.Any]:
+    page["Resources"] = [_shape(r) for r in page["Resources"]]
+    return page
+
+
+# -- discovery (RFC 7644 §4): readable without a token ------------------------------------------
+
+
+@bp.route("/ServiceProviderConfig", methods=ALL)
+def service_provider_config() -> Response:
+    _only_get()
+    return scim_response(
+        discovery.service_provider_config(
+            _base(), max_results=_ext().settings.max_page_size, docs_url=None
+        )
+    )
+
+
+@bp.route("/ResourceTypes", methods=ALL)
+@bp.route("/ResourceTypes/<name>", methods=ALL)
+def resource_types(name: str | None = None) -> Response:
+    _only_get()
+    return _one_or_all(discovery.resource_types(_base()), name, "resource type")
+
+
+@bp.route("/Schemas", methods=ALL)
+@bp.route("/Schemas/<name>", methods=ALL)
+def schemas(name: str | None = None) -> Response:
+    _only_get()
+    return _one_or_all(discovery.schemas(_base()), name, "schema")
+
+
+def _only_get() -> None:
+    if request.method != "GET":
+        raise errors.MethodNotAllowed("Discovery endpoints are read-only (RFC 7644 §4).")
+
+
+def _one_or_all(items: list[dict[str, t.Any]], name: str | None, what: str) -> Response:
+    if name is None:
+        return scim_response(discovery.list_response(items))
+    for item in items:
+        if item["id"] == name:
+            return scim_response(item)
+    raise errors.NotFound(f"No {what} {name!r}.")
+
+
+# -- what this server does not do, and everything else under the prefix -----------------------
+
+
+@bp.route("/Bulk", methods=ALL)
+@bp.route("/Me", methods=ALL)
+@bp.route("/.search", methods=ALL)
+@bp.route("/Users/.search", methods=ALL)
+@bp.route("/Groups/.search", methods=ALL)
+def not_implemented() -> Response:
+    raise errors.NotImplementedByServer(
+        "Bulk, /Me and POST .search are not supported (see ServiceProviderConfig)."
+    )
+
+
+@bp.route("/", methods=ALL)
+@bp.route("/<path:anything>", methods=ALL)
+def unknown(anything: str = "") -> Response:
+    raise errors.NotFound(f"There is no SCIM endpoint at {request.path!r}.")
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+_DIRECTORY_ERRORS: dict[type[directory_errors.DirectoryError], type[errors.ScimError]] = {
+    directory_errors.Conflict: errors.Uniqueness,
+    directory_errors.InvalidValue: errors.InvalidValue,
+    directory_errors.NotAMember: errors.InvalidValue,
+    directory_errors.NotFound: errors.NotFound,
+    directory_errors.NotReady: errors.Forbidden,
+}
+
+
+@bp.errorhandler(errors.ScimError)
+def _scim_error(error: errors.ScimError) -> Response:
+    _audit_failure(error)
+    return _error_response(error)
+
+
+@bp.errorhandler(directory_errors.DirectoryError)
+def _directory_error(error: directory_errors.DirectoryError) -> Response:
+    scim_class = next(
+        (v for k, v in _DIRECTORY_ERRORS.items() if isinstance(error, k)), errors.InvalidValue
+    )
+    return _scim_error(scim_class(error.message))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    classes: dict[int, type[errors.ScimError]] = {
+        400: errors.InvalidSyntax,
+        404: errors.NotFound,
+        405: errors.MethodNotAllowed,
+        413: errors.PayloadTooLarge,
+        415: errors.UnsupportedMediaType,
+    }
+    scim_class = classes.get(error.code or 500)
+    if scim_class is None:
+        generic = errors.ScimError(error.description)
+        generic.status = error.code or 500
+        return _scim_error(generic)
+    return _scim_error(scim_class())
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception) -> Response:
+    logger.exception("SCIM request %s %s failed", request.method, request.path)
+    detail = None
+    if current_app.debug:
+        detail = f"{type(error).__name__}: {error}"
+    return _scim_error(errors.ServerError(detail))
+
+
+def _audit_failure(error: errors.ScimError) -> None:
+    """Record a refused change (who, what, the answer) in its own transaction."""
+    who = g.get("_okta_scim_scim")
+    if request.method not in WRITES or who is None:
+        return
+    directory = _ext().directory(actor=f"scim:token:{who[1]}")
+    try:
+        directory.session.rollback()
+        directory._audit(
+            who[0],
+            f"scim.{request.method.lower()}",
+            "request",
+            None,
+            outcome="failure",
+            path=request.path,
+            status=error.status,
+            scim_type=error.scim_type,
+            detail=error.detail,
+        )
+        directory.session.commit()
+    except Exception:  # the audit must never turn an answer into a crash
+        logger.exception("Could not record a failed SCIM request in the audit log")
+        directory.session.rollback()
