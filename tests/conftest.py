@@ -156,3 +156,123 @@ def raising(signal: NamedSignal, exc: Exception) -> Iterator[None]:
 @pytest.fixture
 def client(app: Flask) -> t.Any:
     return app.test_client()
+
+
+# -- SCIM ----------------------------------------------------------------------------------------
+
+#: The headers Okta's provisioning client sends (see the Okta SCIM reference).
+OKTA_HEADERS = {
+    "Accept": "application/scim+json",
+    "Accept-Charset": "utf-8",
+    "User-Agent": "Okta SCIM Client 1.0.0",
+    "Accept-Encoding": "gzip,deflate",
+}
+
+
+def provisioning_org(app: Flask, name: str) -> tuple[t.Any, str]:
+    """Create an organization with a connected Okta connection and provisioning on.
+
+    Returns ``(organization id, bearer token)``. ``mark_connected`` is what a first
+    successful SSO sign-in calls.
+    """
+    with app.app_context(), okta.directory(actor="test").atomic() as directory:
+        org = directory.create_organization(name)
+        directory.mark_connected(directory.connect(org))
+        token = directory.enable_provisioning(org)
+        return org.id, token
+
+
+class ScimClient:
+    """Speaks to ``/scim/v2`` as Okta does: Okta's headers, JSON bodies as application/scim+json."""
+
+    def __init__(self, app: Flask, token: str | None, prefix: str = "/scim/v2") -> None:
+        self.client = app.test_client()
+        self.token = token
+        self.prefix = prefix
+
+    def headers(self, extra: dict[str, str] | None = None, body: bool = False) -> dict[str, str]:
+        headers = dict(OKTA_HEADERS)
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if body:
+            headers["Content-Type"] = "application/scim+json; charset=utf-8"
+        headers.update(extra or {})
+        return headers
+
+    def request(
+        self, method: str, path: str, body: t.Any = None, headers: dict[str, str] | None = None
+    ) -> t.Any:
+        import json as _json
+
+        data = None if body is None else (body if isinstance(body, str) else _json.dumps(body))
+        return self.client.open(
+            self.prefix + path,
+            method=method,
+            data=data,
+            headers=self.headers(headers, body=body is not None),
+        )
+
+    def get(self, path: str, **kw: t.Any) -> t.Any:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: t.Any, **kw: t.Any) -> t.Any:
+        return self.request("POST", path, body, **kw)
+
+    def put(self, path: str, body: t.Any, **kw: t.Any) -> t.Any:
+        return self.request("PUT", path, body, **kw)
+
+    def patch(self, path: str, body: t.Any, **kw: t.Any) -> t.Any:
+        return self.request("PATCH", path, body, **kw)
+
+    def delete(self, path: str, **kw: t.Any) -> t.Any:
+        return self.request("DELETE", path, **kw)
+
+
+@pytest.fixture
+def scim_org(app: Flask) -> tuple[t.Any, str]:
+    """An organization ready for provisioning: ``(id, token)``."""
+    return provisioning_org(app, "Acme")
+
+
+@pytest.fixture
+def scim(app: Flask, scim_org: tuple[t.Any, str]) -> ScimClient:
+    """A SCIM client holding the Acme organization's token."""
+    return ScimClient(app, scim_org[1])
+
+
+def user_body(user_name: str, **extra: t.Any) -> dict[str, t.Any]:
+    """A User as Okta creates it."""
+    local = user_name.split("@")[0]
+    body: dict[str, t.Any] = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "name": {"givenName": local.title(), "familyName": "Tester"},
+        "emails": [{"primary": True, "value": user_name, "type": "work"}],
+        "displayName": f"{local.title()} Tester",
+        "locale": "en-US",
+        "externalId": f"00u{abs(hash(user_name)) % 10**12}",
+        "groups": [],
+        "password": "1mz050nq",
+        "active": True,
+    }
+    body.update(extra)
+    return body
+
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def patch_body(*operations: dict[str, t.Any]) -> dict[str, t.Any]:
+    return {"schemas": [PATCH_OP], "Operations": list(operations)}
+
+
+def assert_scim_error(response: t.Any, status: int, scim_type: str | None = None) -> None:
+    """An RFC 7644 §3.12 error body with the SCIM media type."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/scim+json"
+    body = response.get_json(force=True)
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert body["status"] == str(status)
+    assert isinstance(body["detail"], str) and body["detail"]
+    if scim_type is not None:
+        assert body.get("scimType") == scim_type
