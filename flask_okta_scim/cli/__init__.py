@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.cli import AppGroup
 
 from .org import org
+from .scim import scim
 from .team import team
 from .user import user
 
@@ -13,6 +14,7 @@ okta_scim_cli = AppGroup(
     help="Manage organizations, teams, Okta single sign-on and SCIM provisioning.",
 )
 okta_scim_cli.add_command(org)
+okta_scim_cli.add_command(scim)
 okta_scim_cli.add_command(team)
 okta_scim_cli.add_command(user)
 
