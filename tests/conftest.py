@@ -42,7 +42,8 @@ def service_missing(reason: str) -> t.NoReturn:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, with the sample app's tables."""
-    name = "flask_okta_scim_test"
+    # One database per test run, so that concurrent runs on one server never collide.
+    name = f"flask_okta_scim_test_{os.getpid()}"
     server = make_url(POSTGRES_SERVER)
     admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
@@ -93,6 +94,8 @@ def app(database_url: str, backend: str) -> Iterator[Flask]:
             "SQLALCHEMY_DATABASE_URI": database_url,
             "OKTA_SCIM_BASE_URL": BASE_URL,
             "WTF_CSRF_ENABLED": False,
+            # Suites send hundreds of SCIM requests a minute; the limit has its own tests.
+            "OKTA_SCIM_RATE_LIMIT": "100000/minute",
         }
     )
     with app.app_context():

@@ -378,11 +378,25 @@ def test_okta_group_push_custom_app_put_only(app, scim):
     )
     assert r.status_code == 200
     assert members_of(scim, gid) == {uid2, uid3}
-    # AIW deactivation is a PUT of the whole user with active false.
+    # AIW deactivation is a PUT of the whole user with active false: the person leaves
+    # the team, but stays in Okta's group; reactivation gives the team back.
     body = scim.get(f"/Users/{uid2}").get_json(force=True)
     body["active"] = False
     assert scim.put(f"/Users/{uid2}", body).status_code == 200
-    assert members_of(scim, gid) == {uid3}
+    assert members_of(scim, gid) == {uid2, uid3}
+    assert team_emails(app, "AIW Group") == ["member2@atko.com"]
+    body["active"] = True
+    assert scim.put(f"/Users/{uid2}", body).status_code == 200
+    assert team_emails(app, "AIW Group") == ["member1@atko.com", "member2@atko.com"]
+
+
+def team_emails(app: t.Any, name: str) -> list[str]:
+    from sample_app.models import okta
+
+    with app.app_context():
+        directory = okta.directory()
+        org = directory.get_organization("Acme")
+        return [a.email for a in directory.team_members(directory.get_team(org, name))]
 
 
 def test_import_pages_through_every_user_in_a_stable_order(app, scim):

@@ -4,7 +4,8 @@ They describe what this server really does; scim2-tester and Okta's tests
 read them to decide what to check. The User, EnterpriseUser and Group schema
 definitions are RFC 7643 §8.7's, with two changes that make them true here:
 ``emails`` is required (every account is identified by an email; Okta always
-sends one), and a Group's members are users only (no nested groups).
+sends one), a user is always ``active`` or not, and a Group's members are
+users only (no nested groups), given by ``value``, ``$ref`` and ``type``.
 """
 
 from __future__ import annotations

@@ -26,6 +26,9 @@ from .errors import InvalidValue
 #: Attributes a client may send but that the server owns (RFC 7643 §3.1, §4.1.2).
 READ_ONLY = frozenset({"id", "meta", "groups", "schemas"})
 
+#: Attributes returned whatever ``attributes``/``excludedAttributes`` say (RFC 7643 §7).
+ALWAYS_RETURNED = ("schemas", "id", "active")
+
 #: Canonical spellings of the user attributes we read (names are case-insensitive).
 _USER_KEYS = {
     k.lower(): k
@@ -327,20 +330,21 @@ def project(
 ) -> dict[str, t.Any]:
     """Apply ``attributes`` / ``excludedAttributes`` (RFC 7644 §3.4.2.5) to a rendered resource.
 
-    ``schemas`` and ``id`` are always returned. Names may be ``a``, ``a.b``
-    or URN-qualified (``urn:...:User:department``), compared case-insensitively.
+    Attributes whose ``returned`` is ``always`` (``schemas``, ``id``, a user's
+    ``active``) are kept. Names may be ``a``, ``a.b`` or URN-qualified
+    (``urn:...:User:department``), compared case-insensitively.
     """
     if not attributes and not excluded:
         return dict(resource)
     if attributes:
-        result: dict[str, t.Any] = {k: resource[k] for k in ("schemas", "id") if k in resource}
+        result: dict[str, t.Any] = {k: resource[k] for k in ALWAYS_RETURNED if k in resource}
         for path in attributes:
             _copy_path(resource, result, _split(path, resource))
         return result
     result = copy.deepcopy(dict(resource))
     for path in excluded or []:
         parts = _split(path, resource)
-        if parts[0] in ("schemas", "id"):
+        if parts[0] in ALWAYS_RETURNED:
             continue
         _drop_path(result, parts)
     return result

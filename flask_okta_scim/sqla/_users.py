@@ -34,6 +34,10 @@ UNSET: t.Any = _Unset()
 class UserOperations(DirectoryBase):
     """Provisioning, update, deactivation, reactivation, password sync and JIT."""
 
+    # Provided by GroupOperations in the composed Directory.
+    _restore_group_teams: t.Callable[[t.Any], None]
+    _forget_group_memberships: t.Callable[[t.Any], None]
+
     # -- lookups -------------------------------------------------------------
 
     def get_identity(self, organization: t.Any, scim_id: str) -> t.Any:
@@ -265,8 +269,10 @@ class UserOperations(DirectoryBase):
         """Re-attach a deactivated person on the same SCIM id (rule 7).
 
         The account is found by the identity's email, or created anew if it
-        was deleted. Team memberships are not restored: Okta pushes them
-        again. Reactivating an active identity does nothing. Does not commit.
+        was deleted. The person rejoins the teams of the SCIM groups they are
+        still a member of (Okta does not push those again); other team
+        memberships are not restored. Reactivating an active identity does
+        nothing. Does not commit.
         """
         if identity.active:
             return
@@ -289,6 +295,7 @@ class UserOperations(DirectoryBase):
             identity=identity,
             created_account=created,
         )
+        self._restore_group_teams(identity)
 
     def delete_identity(self, identity: t.Any) -> None:
         """A SCIM DELETE: deactivate (rule 6), then hide the identity from SCIM reads.
@@ -298,6 +305,7 @@ class UserOperations(DirectoryBase):
         commit.
         """
         self.deactivate(identity)
+        self._forget_group_memberships(identity)
         identity.deleted_at = utcnow()
         organization = self.session.get(self.models.organization, identity.organization_id)
         self._audit(organization, "user.delete", "identity", identity.id)

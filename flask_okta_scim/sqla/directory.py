@@ -7,6 +7,7 @@ teams through :class:`Directory`; none of them writes those tables directly.
 from __future__ import annotations
 
 from ._connections import ConnectionOperations
+from ._groups import GroupOperations
 from ._teams import TeamOperations
 from ._users import UNSET
 from ._users import UserOperations
@@ -14,7 +15,7 @@ from ._users import UserOperations
 __all__ = ["UNSET", "Directory"]
 
 
-class Directory(UserOperations, TeamOperations, ConnectionOperations):
+class Directory(UserOperations, GroupOperations, TeamOperations, ConnectionOperations):
     """Accounts, organizations, teams and provisioned identities of one database session.
 
     Get one from :meth:`flask_okta_scim.OktaSCIM.directory` inside an

@@ -48,6 +48,8 @@ class Models:
     - ``team_domain``: a team's pre-approved email domains (for JIT).
     - ``identity``: a provisioned SCIM user of one organization.
     - ``group``: the SCIM group that manages a team (teams pushed by Okta).
+    - ``group_member``: a SCIM group's members as the identity provider sees
+      them, deactivated people included.
     - ``connection``: an organization's Okta SAML connection.
     - ``scim_token``: hashed SCIM bearer tokens.
     - ``audit``: the append-only audit log.
@@ -61,6 +63,7 @@ class Models:
     team_domain: t.Any
     identity: t.Any
     group: t.Any
+    group_member: t.Any
     connection: t.Any
     scim_token: t.Any
     audit: t.Any
@@ -165,6 +168,17 @@ def define_models(
             DateTime(timezone=True), default=utcnow, onupdate=utcnow
         )
 
+    class OktaScimGroupMember(base):  # type: ignore[misc]
+        # The members of a SCIM group as the identity provider sees them, active
+        # or not. Team membership follows for the active ones, and is restored
+        # from here when a person is reactivated.
+        __tablename__ = f"{p}group_member"
+        group_id = mapped_column(ForeignKey(f"{p}group.id", ondelete="CASCADE"), primary_key=True)
+        identity_id = mapped_column(
+            ForeignKey(f"{p}identity.id", ondelete="CASCADE"), primary_key=True, index=True
+        )
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
     class OktaScimConnection(base):  # type: ignore[misc]
         __tablename__ = f"{p}connection"
         id: Mapped[int] = mapped_column(primary_key=True)
@@ -219,6 +233,7 @@ def define_models(
         team_domain=OktaScimTeamDomain,
         identity=OktaScimIdentity,
         group=OktaScimGroup,
+        group_member=OktaScimGroupMember,
         connection=OktaScimConnection,
         scim_token=OktaScimToken,
         audit=OktaScimAudit,

@@ -32,6 +32,7 @@ from ..scim.resources import parse_user
 from ..scim.resources import render_group
 from ..scim.resources import render_user
 from .directory import UNSET
+from ._sql import chunks
 from .directory import Directory
 from .scim_query import group_condition
 from .scim_query import user_condition
@@ -82,15 +83,13 @@ class ScimStore:
             if count
             else []
         )
-        groups = self._groups_of([r.account_id for r in rows if r.account_id is not None])
-        resources = [self._render_user(r, groups.get(r.account_id, [])) for r in rows]
+        groups = self._groups_of([r.id for r in rows])
+        resources = [self._render_user(r, groups.get(r.id, [])) for r in rows]
         return _list(total or 0, start, resources)
 
     def get_user(self, scim_id: str) -> dict[str, t.Any]:
         identity = self._identity(scim_id)
-        return self._render_user(
-            identity, self._groups_of([identity.account_id]).get(identity.account_id, [])
-        )
+        return self._render_user(identity, self._groups_of([identity.id]).get(identity.id, []))
 
     def user_version(self, scim_id: str) -> str:
         return etag(self._identity(scim_id).version)
@@ -182,22 +181,21 @@ class ScimStore:
             location=f"{self.base_url}/Users/{identity.id}",
         )
 
-    def _groups_of(self, account_ids: list[t.Any]) -> dict[t.Any, list[dict[str, str]]]:
-        """The Okta-managed teams of each account, as the read-only ``groups`` attribute."""
-        found: dict[t.Any, list[dict[str, str]]] = defaultdict(list)
-        ids = [i for i in account_ids if i is not None]
-        if not ids:
+    def _groups_of(self, identity_ids: list[str]) -> dict[str, list[dict[str, str]]]:
+        """The groups each identity is a member of: the read-only ``groups`` attribute."""
+        found: dict[str, list[dict[str, str]]] = defaultdict(list)
+        if not identity_ids:
             return found
-        tm, group, team = self.models.team_member, self.models.group, self.models.team
+        gm, group, team = self.models.group_member, self.models.group, self.models.team
         rows = self.session.execute(
-            select(tm.account_id, group.id, team.name)
-            .join(group, group.team_id == tm.team_id)
-            .join(team, team.id == tm.team_id)
-            .where(tm.account_id.in_(ids), group.organization_id == self.organization.id)
+            select(gm.identity_id, group.id, team.name)
+            .join(group, group.id == gm.group_id)
+            .join(team, team.id == group.team_id)
+            .where(gm.identity_id.in_(identity_ids))
             .order_by(team.name)
         )
-        for account_id, group_id, name in rows:
-            found[account_id].append(
+        for identity_id, group_id, name in rows:
+            found[identity_id].append(
                 {
                     "value": group_id,
                     "display": name,
@@ -216,11 +214,7 @@ class ScimStore:
         group, team = self.models.group, self.models.team
         where = [group.organization_id == self.organization.id]
         if filter_text:
-            where.append(
-                group_condition(
-                    parse_filter(filter_text, GROUP_FILTERS), self.models, self.organization.id
-                )
-            )
+            where.append(group_condition(parse_filter(filter_text, GROUP_FILTERS), self.models))
         start, count = self._page(start, count)
         base = select(group, team).join(team, team.id == group.team_id).where(*where)
         total = self.session.scalar(
@@ -237,13 +231,13 @@ class ScimStore:
             else []
         )
         resources = [
-            self._render_group(g, tm, self._members(tm) if members else None) for g, tm in rows
+            self._render_group(g, tm, self._members(g) if members else None) for g, tm in rows
         ]
         return _list(total or 0, start, resources)
 
     def get_group(self, scim_id: str, *, members: bool = True) -> dict[str, t.Any]:
         group, team = self._group(scim_id)
-        return self._render_group(group, team, self._members(team) if members else None)
+        return self._render_group(group, team, self._members(group) if members else None)
 
     def group_version(self, scim_id: str) -> str:
         return etag(self._group(scim_id)[0].version)
@@ -252,15 +246,16 @@ class ScimStore:
         """POST /Groups: a new team managed by Okta, with the given members (rule 10)."""
         data = parse_group(body)
         self._refuse_duplicate_name(data.display_name)
-        accounts = self._accounts_for(data.member_ids or [])
+        identities = self._identities_for(data.member_ids or [])
         team = self.directory.create_team(
             self.organization,
             data.display_name,
             managed_by_okta=True,
             external_id=data.external_id,
-            members=accounts,
         )
-        return self.get_group(self.directory.group_of(team).id)
+        group = self.directory.group_of(team)
+        self.directory.add_group_members(group, team, identities)
+        return self.get_group(group.id)
 
     def replace_group(self, scim_id: str, body: t.Any, if_match: str | None) -> dict[str, t.Any]:
         """PUT /Groups/{id}: rename and set the members to exactly the list sent."""
@@ -272,7 +267,9 @@ class ScimStore:
         if group.external_id != data.external_id:
             group.external_id = data.external_id
             group.version += 1
-        self.directory.replace_team_members(team, self._accounts_for(data.member_ids or []))
+        self.directory.replace_group_members(
+            group, team, self._identities_for(data.member_ids or [])
+        )
         return self.get_group(scim_id)
 
     def patch_group(
@@ -290,11 +287,12 @@ class ScimStore:
             group.version += 1
         for action, ids in changes.membership:
             if action == "remove":
-                self.directory.remove_team_members(team, self._accounts_for(ids, strict=False))
+                identities = self._identities_for(ids, strict=False)
+                self.directory.remove_group_members(group, team, identities)
             elif action == "add":
-                self.directory.add_team_members(team, self._accounts_for(ids))
+                self.directory.add_group_members(group, team, self._identities_for(ids))
             else:
-                self.directory.replace_team_members(team, self._accounts_for(ids))
+                self.directory.replace_group_members(group, team, self._identities_for(ids))
         return self.get_group(scim_id, members=members)
 
     def delete_group(self, scim_id: str, if_match: str | None) -> None:
@@ -328,52 +326,43 @@ class ScimStore:
         if taken is not None:
             raise errors.Uniqueness(f"A group named {name!r} already exists ({taken}).")
 
-    def _members(self, team: t.Any) -> list[dict[str, str]]:
-        tm, ident = self.models.team_member, self.models.identity
-        rows = self.session.execute(
-            select(ident.id, ident.user_name)
-            .join(tm, tm.account_id == ident.account_id)
-            .where(
-                tm.team_id == team.id,
-                ident.organization_id == self.organization.id,
-                ident.active.is_(True),
-                ident.deleted_at.is_(None),
-            )
+    def _members(self, group: t.Any) -> list[dict[str, str]]:
+        """The group's members as the identity provider sees them (deactivated ones too)."""
+        gm, ident = self.models.group_member, self.models.identity
+        ids = self.session.scalars(
+            select(ident.id)
+            .join(gm, gm.identity_id == ident.id)
+            .where(gm.group_id == group.id, ident.deleted_at.is_(None))
             .order_by(ident.created_at, ident.id)
         )
-        return [
-            {"value": i, "display": name, "$ref": f"{self.base_url}/Users/{i}", "type": "User"}
-            for i, name in rows
-        ]
+        return [{"value": i, "$ref": f"{self.base_url}/Users/{i}", "type": "User"} for i in ids]
 
-    def _accounts_for(self, scim_ids: list[str], *, strict: bool = True) -> list[t.Any]:
-        """Account ids of this organization's active users ``scim_ids``.
+    def _identities_for(self, scim_ids: list[str], *, strict: bool = True) -> list[t.Any]:
+        """This organization's users ``scim_ids`` (deactivated ones included).
 
-        With ``strict``, an id that is not an active user of this organization
-        is a 400 naming it; otherwise (removals) it is skipped.
+        With ``strict``, an id that is not a user of this organization is a 400
+        naming it, and nothing changes; otherwise (removals) it is skipped.
         """
-        if not scim_ids:
-            return []
         ident = self.models.identity
-        found: dict[str, t.Any] = dict(
-            self.session.execute(
-                select(ident.id, ident.account_id).where(
-                    ident.organization_id == self.organization.id,
-                    ident.id.in_(scim_ids),
-                    ident.active.is_(True),
-                    ident.deleted_at.is_(None),
-                    ident.account_id.is_not(None),
+        found: dict[str, t.Any] = {}
+        for batch in chunks(list(dict.fromkeys(scim_ids))):
+            found.update(
+                (row.id, row)
+                for row in self.session.scalars(
+                    select(ident).where(
+                        ident.organization_id == self.organization.id,
+                        ident.id.in_(batch),
+                        ident.deleted_at.is_(None),
+                    )
                 )
-            ).all()
-        )
+            )
         missing = [i for i in scim_ids if i not in found]
         if missing and strict:
             shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
             raise errors.InvalidValue(
-                f"{len(missing)} member value(s) are not active users of this organization: "
-                f"{shown}."
+                f"{len(missing)} member value(s) are not users of this organization: {shown}."
             )
-        return [found[i] for i in scim_ids if i in found]
+        return [found[i] for i in dict.fromkeys(scim_ids) if i in found]
 
     def _render_group(
         self, group: t.Any, team: t.Any, members: list[dict[str, str]] | None

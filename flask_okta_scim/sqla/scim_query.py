@@ -53,9 +53,9 @@ def user_condition(node: Node, models: Models) -> ColumnElement[bool]:
     return _Translator(_user_operand, models).build(node)
 
 
-def group_condition(node: Node, models: Models, organization_id: t.Any) -> ColumnElement[bool]:
+def group_condition(node: Node, models: Models) -> ColumnElement[bool]:
     """The WHERE clause for a Group filter over ``group`` joined to ``team``."""
-    return _Translator(lambda c, m: _group_operand(c, m, organization_id), models).build(node)
+    return _Translator(_group_operand, models).build(node)
 
 
 class _Translator:
@@ -153,24 +153,17 @@ def _user_operand(node: Compare, models: Models) -> tuple[t.Any, str, bool]:
     return func.lower(text), "string", True
 
 
-def _group_operand(
-    node: Compare, models: Models, organization_id: t.Any
-) -> tuple[t.Any, str, bool] | ColumnElement[bool]:
+def _group_operand(node: Compare, models: Models) -> tuple[t.Any, str, bool] | ColumnElement[bool]:
     group, team = models.group, models.team
     name = node.attribute
     if name == "members.value":
         if node.op not in ("eq", "pr"):
             raise InvalidFilter("members may only be filtered with eq or pr.")
-        tm, ident = models.team_member, models.identity
+        gm, ident = models.group_member, models.identity
         member = (
-            select(tm.team_id)
-            .join(ident, ident.account_id == tm.account_id)
-            .where(
-                tm.team_id == group.team_id,
-                ident.organization_id == organization_id,
-                ident.active.is_(True),
-                ident.deleted_at.is_(None),
-            )
+            select(gm.group_id)
+            .join(ident, ident.id == gm.identity_id)
+            .where(gm.group_id == group.id, ident.deleted_at.is_(None))
         )
         if node.op == "eq":
             member = member.where(ident.id == node.value)
