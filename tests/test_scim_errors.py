@@ -1,0 +1,120 @@
+"""Every answer under /scim/v2 is SCIM: unknown paths, methods, sizes, throttling, crashes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flask_okta_scim import signals
+from tests.conftest import ScimClient
+from tests.conftest import assert_scim_error
+from tests.conftest import user_body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/Nope", 404),
+        ("GET", "/", 404),
+        ("GET", "/Users/a/b", 404),
+        ("POST", "/ServiceProviderConfig", 405),
+        ("DELETE", "/Schemas", 405),
+        ("PUT", "/Users", 405),
+        ("DELETE", "/Groups", 405),
+        ("POST", "/Bulk", 501),
+        ("GET", "/Me", 501),
+        ("POST", "/.search", 501),
+        ("GET", "/Schemas/urn:nope", 404),
+    ],
+)
+def test_errors_are_scim_bodies(scim, method, path, status):
+    assert_scim_error(scim.request(method, path), status)
+
+
+def test_discovery_is_readable_without_a_token(app):
+    client = app.test_client()
+    config = client.get("/scim/v2/ServiceProviderConfig").get_json(force=True)
+    assert config["patch"]["supported"] is True and config["bulk"]["supported"] is False
+    assert config["etag"]["supported"] is True and config["filter"]["maxResults"] == 200
+    types = client.get("/scim/v2/ResourceTypes").get_json(force=True)
+    assert [r["id"] for r in types["Resources"]] == ["User", "Group"]
+    user_schema = client.get(
+        "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User"
+    ).get_json(force=True)
+    assert user_schema["name"] == "User"
+
+
+def test_missing_token_is_401_with_www_authenticate(app):
+    r = app.test_client().get("/scim/v2/Users")
+    assert_scim_error(r, 401)
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_bad_bodies_are_400_and_change_nothing(scim):
+    for data in ("not json", "[1, 2]", '"text"', "{"):
+        assert_scim_error(scim.request("POST", "/Users", data), 400)
+    assert scim.get("/Users").get_json(force=True)["totalResults"] == 0
+
+
+def test_bad_paging_arguments(scim):
+    assert_scim_error(scim.get("/Users?count=abc"), 400)
+    page = scim.get("/Users?startIndex=-5&count=-1").get_json(force=True)
+    assert page["startIndex"] == 1 and page["itemsPerPage"] == 0
+
+
+def test_oversized_bodies_are_413(app, scim_org):
+    from sample_app import create_app
+
+    small = create_app({**app.config, "OKTA_SCIM_MAX_BODY_BYTES": 2048})
+    client = ScimClient(small, scim_org[1])
+    body = user_body("big@acme.example", title="x" * 5000)
+    assert_scim_error(client.post("/Users", body), 413)
+    with small.app_context():
+        from sample_app.models import db
+
+        db.engine.dispose()
+
+
+def test_rate_limit_answers_429_with_an_integer_retry_after(app, scim_org):
+    from sample_app import create_app
+
+    limited = create_app({**app.config, "OKTA_SCIM_RATE_LIMIT": "3/minute"})
+    client = ScimClient(limited, scim_org[1])
+    statuses = [client.get("/Users").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    r = client.get("/Users")
+    assert_scim_error(r, 429)
+    assert r.headers["Retry-After"].isdigit() and 1 <= int(r.headers["Retry-After"]) <= 60
+    with limited.app_context():
+        from sample_app.models import db
+
+        db.engine.dispose()
+
+
+def test_unexpected_exceptions_are_a_generic_scim_500(scim, caplog):
+    def crash(sender, **kwargs):
+        raise ZeroDivisionError("secret internals")
+
+    signals.user_provisioned.connect(crash)
+    try:
+        r = scim.post("/Users", user_body("crash@acme.example"))
+    finally:
+        signals.user_provisioned.disconnect(crash)
+    assert_scim_error(r, 500)
+    assert "secret internals" not in r.get_data(as_text=True)
+    assert "ZeroDivisionError" in caplog.text
+    # nothing was kept
+    assert scim.get("/Users").get_json(force=True)["totalResults"] == 0
+
+
+def test_other_paths_keep_the_host_error_pages(client):
+    r = client.get("/no-such-page")
+    assert r.status_code == 404
+    assert r.mimetype == "text/html"
+
+
+def test_error_body_is_valid_json_with_string_status(scim):
+    r = scim.get("/Users/does-not-exist")
+    body = json.loads(r.get_data(as_text=True))
+    assert body["status"] == "404" and isinstance(body["status"], str)
