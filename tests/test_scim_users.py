@@ -201,7 +201,7 @@ def test_scim_changes_are_audited_with_the_token_and_without_secrets(app, scim, 
 
 
 def test_users_of_another_organization_share_the_account_but_not_the_profile(app, scim):
-    other_id, other_token = provisioning_org(app, "Globex")
+    _, other_token = provisioning_org(app, "Globex")
     from tests.conftest import ScimClient
 
     globex = ScimClient(app, other_token)
