@@ -19,7 +19,6 @@ from datetime import timezone
 from sqlalchemy import select
 from sqlalchemy import update
 
-from ..core.errors import NotFound
 from ..core.errors import NotReady
 from ..core.ids import new_integration_id
 from ._base import DirectoryBase
@@ -159,18 +158,21 @@ class ConnectionOperations(DirectoryBase):
         if not token or len(token) > 512:
             return None
         presented = hash_token(token)
-        tok, c = self.models.scim_token, self.models.connection
-        row = self.session.scalars(select(tok).where(tok.token_hash == presented)).first()
-        if row is None or not hmac.compare_digest(row.token_hash, presented):
+        tok, c, org = self.models.scim_token, self.models.connection, self.models.organization
+        found = self.session.execute(
+            select(tok, org, c.provisioning_enabled)
+            .join(c, c.organization_id == tok.organization_id)
+            .join(org, org.id == tok.organization_id)
+            .where(tok.token_hash == presented)
+        ).first()
+        if found is None:
+            return None
+        row, organization, enabled = found
+        if not hmac.compare_digest(row.token_hash, presented) or not enabled:
             return None
         now = utcnow()
         expires = _aware(row.expires_at)
         if row.revoked_at is not None or (expires is not None and expires <= now):
-            return None
-        enabled = self.session.scalar(
-            select(c.provisioning_enabled).where(c.organization_id == row.organization_id)
-        )
-        if not enabled:
             return None
         if row.first_used_at is None:
             row.first_used_at = now
@@ -178,7 +180,6 @@ class ConnectionOperations(DirectoryBase):
                 update(tok)
                 .where(
                     tok.organization_id == row.organization_id,
-                    tok.id != row.id,
                     tok.id < row.id,
                     tok.revoked_at.is_(None),
                 )
@@ -187,9 +188,6 @@ class ConnectionOperations(DirectoryBase):
         last = _aware(row.last_used_at)
         if last is None or now - last > _LAST_USED_RESOLUTION:
             row.last_used_at = now
-        organization = self.session.get(self.models.organization, row.organization_id)
-        if organization is None:
-            raise NotFound("The token's organization no longer exists.")
         return organization, row
 
     def _issue_token(self, organization: t.Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typing as t
 from collections import defaultdict
+from collections.abc import Sequence
 
 from sqlalchemy import func
 from sqlalchemy import select
@@ -31,8 +32,8 @@ from ..scim.resources import parse_group
 from ..scim.resources import parse_user
 from ..scim.resources import render_group
 from ..scim.resources import render_user
-from .directory import UNSET
 from ._sql import chunks
+from .directory import UNSET
 from .directory import Directory
 from .scim_query import group_condition
 from .scim_query import user_condition
@@ -69,7 +70,6 @@ class ScimStore:
         if filter_text:
             where.append(user_condition(parse_filter(filter_text, USER_FILTERS), self.models))
         start, count = self._page(start, count)
-        total = self.session.scalar(select(func.count()).select_from(ident).where(*where))
         rows = (
             list(
                 self.session.scalars(
@@ -83,9 +83,12 @@ class ScimStore:
             if count
             else []
         )
+        total = self._total(
+            rows, start, count, select(func.count()).select_from(ident).where(*where)
+        )
         groups = self._groups_of([r.id for r in rows])
         resources = [self._render_user(r, groups.get(r.id, [])) for r in rows]
-        return _list(total or 0, start, resources)
+        return _list(total, start, resources)
 
     def get_user(self, scim_id: str) -> dict[str, t.Any]:
         identity = self._identity(scim_id)
@@ -217,12 +220,6 @@ class ScimStore:
             where.append(group_condition(parse_filter(filter_text, GROUP_FILTERS), self.models))
         start, count = self._page(start, count)
         base = select(group, team).join(team, team.id == group.team_id).where(*where)
-        total = self.session.scalar(
-            select(func.count())
-            .select_from(group)
-            .join(team, team.id == group.team_id)
-            .where(*where)
-        )
         rows = (
             self.session.execute(
                 base.order_by(group.created_at, group.id).offset(start - 1).limit(count)
@@ -230,10 +227,19 @@ class ScimStore:
             if count
             else []
         )
+        total = self._total(
+            rows,
+            start,
+            count,
+            select(func.count())
+            .select_from(group)
+            .join(team, team.id == group.team_id)
+            .where(*where),
+        )
         resources = [
             self._render_group(g, tm, self._members(g) if members else None) for g, tm in rows
         ]
-        return _list(total or 0, start, resources)
+        return _list(total, start, resources)
 
     def get_group(self, scim_id: str, *, members: bool = True) -> dict[str, t.Any]:
         group, team = self._group(scim_id)
@@ -377,6 +383,12 @@ class ScimStore:
             version=group.version,
             location=f"{self.base_url}/Groups/{group.id}",
         )
+
+    def _total(self, rows: Sequence[t.Any], start: int, count: int, count_query: t.Any) -> int:
+        """``totalResults``: counted by the database unless the first page says it all."""
+        if start == 1 and len(rows) < count:
+            return len(rows)
+        return int(self.session.scalar(count_query) or 0)
 
     def _page(self, start: int, count: int | None) -> tuple[int, int]:
         start = max(start, 1)
