@@ -278,10 +278,12 @@ class ScimStore:
         )
         return self.get_group(scim_id)
 
-    def patch_group(
-        self, scim_id: str, body: t.Any, if_match: str | None, *, members: bool = True
-    ) -> dict[str, t.Any]:
-        """PATCH /Groups/{id}: renames and member changes as set operations, in order."""
+    def patch_group(self, scim_id: str, body: t.Any, if_match: str | None) -> None:
+        """PATCH /Groups/{id}: renames and member changes as set operations, in order.
+
+        Returns nothing: the cost of a one-member change must not grow with the
+        group (RFC 7644 §3.5.2 allows 204 No Content).
+        """
         group, team = self._group(scim_id, if_match)
         changes = group_changes(parse_patch(body, GROUP))
         if changes.display_name is not None and changes.display_name != team.name:
@@ -299,7 +301,6 @@ class ScimStore:
                 self.directory.add_group_members(group, team, self._identities_for(ids))
             else:
                 self.directory.replace_group_members(group, team, self._identities_for(ids))
-        return self.get_group(scim_id, members=members)
 
     def delete_group(self, scim_id: str, if_match: str | None) -> None:
         """DELETE /Groups/{id}: the team goes with its resources (``team_deleted``)."""
