@@ -136,8 +136,10 @@ def test_deactivation_leaves_the_team_and_reactivation_restores_it(app, scim):
     } == {ann, bob}
     scim.patch(f"/Users/{ann}", patch_body({"op": "replace", "value": {"active": True}}))
     assert team(app, "Ops")[0] == ["ann@acme.example", "bob@acme.example"]
-    user = scim.get(f"/Users/{ann}").get_json(force=True)
+    listed = scim.get(f"/Users?filter=id%20eq%20%22{ann}%22&attributes=groups,userName")
+    user = listed.get_json(force=True)["Resources"][0]
     assert [g["display"] for g in user["groups"]] == ["Ops"]
+    assert set(user) == {"schemas", "id", "active", "userName", "groups"}
 
 
 def test_entra_removal_by_value_list_and_external_id(app, scim):

@@ -331,7 +331,8 @@ def test_okta_group_push_oin_app(app, scim):
     group = scim.get(f"/Groups/{gid}").get_json(force=True)
     assert group["displayName"] == "Renamed SCIMv2"
     assert [m["value"] for m in group["members"]] == [uid2]
-    user = scim.get(f"/Users/{uid2}").get_json(force=True)
+    assert "groups" not in scim.get(f"/Users/{uid2}").get_json(force=True)  # on request only
+    user = scim.get(f"/Users/{uid2}?attributes=groups").get_json(force=True)
     assert [g["value"] for g in user["groups"]] == [gid]
     # 11. delete: 204, then 404; the member users are still there
     assert scim.delete(f"/Groups/{gid}").status_code == 204

@@ -30,7 +30,7 @@ def test_create_returns_the_full_resource_with_location_and_etag(scim):
     assert body["meta"]["resourceType"] == "User"
     assert body["meta"]["created"].endswith("Z")
     assert body["emails"] == [{"primary": True, "value": "ann@acme.example", "type": "work"}]
-    assert "password" not in body and "groups" in body
+    assert "password" not in body and "groups" not in body  # groups: on request only
 
 
 def test_both_content_types_are_accepted(app, scim_org):

@@ -234,13 +234,16 @@ def render_user(
     external_id: str | None,
     active: bool,
     attributes: Mapping[str, t.Any],
-    groups: list[dict[str, str]],
+    groups: list[dict[str, str]] | None,
     created: datetime,
     modified: datetime,
     version: int,
     location: str,
 ) -> dict[str, t.Any]:
-    """The User resource as returned to clients. The password is never part of it."""
+    """The User resource as returned to clients. The password is never part of it.
+
+    ``groups`` is left out when ``None`` (it is returned only when asked for).
+    """
     resource: dict[str, t.Any] = {"schemas": [USER]}
     extra = copy.deepcopy(dict(attributes))
     resource["schemas"] += sorted(k for k in extra if k.startswith("urn:"))
@@ -250,7 +253,8 @@ def render_user(
     resource["userName"] = user_name
     resource["active"] = active
     resource.update(extra)
-    resource["groups"] = groups
+    if groups is not None:  # "returned": "request" in our schema
+        resource["groups"] = groups
     resource["meta"] = _meta("User", created, modified, version, location)
     return resource
 

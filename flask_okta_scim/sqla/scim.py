@@ -62,7 +62,7 @@ class ScimStore:
     # -- users ------------------------------------------------------------------
 
     def list_users(
-        self, filter_text: str | None, start: int, count: int | None
+        self, filter_text: str | None, start: int, count: int | None, *, with_groups: bool = False
     ) -> dict[str, t.Any]:
         """A ListResponse of the organization's users, in a stable order (creation, then id)."""
         ident = self.models.identity
@@ -86,13 +86,16 @@ class ScimStore:
         total = self._total(
             rows, start, count, select(func.count()).select_from(ident).where(*where)
         )
-        groups = self._groups_of([r.id for r in rows])
-        resources = [self._render_user(r, groups.get(r.id, [])) for r in rows]
+        groups = self._groups_of([r.id for r in rows]) if with_groups else None
+        resources = [
+            self._render_user(r, groups.get(r.id, []) if groups is not None else None) for r in rows
+        ]
         return _list(total, start, resources)
 
-    def get_user(self, scim_id: str) -> dict[str, t.Any]:
+    def get_user(self, scim_id: str, *, with_groups: bool = False) -> dict[str, t.Any]:
         identity = self._identity(scim_id)
-        return self._render_user(identity, self._groups_of([identity.id]).get(identity.id, []))
+        groups = self._groups_of([identity.id]).get(identity.id, []) if with_groups else None
+        return self._render_user(identity, groups)
 
     def user_version(self, scim_id: str) -> str:
         return etag(self._identity(scim_id).version)
@@ -170,7 +173,9 @@ class ScimStore:
             resource["externalId"] = identity.external_id
         return resource
 
-    def _render_user(self, identity: t.Any, groups: list[dict[str, str]]) -> dict[str, t.Any]:
+    def _render_user(
+        self, identity: t.Any, groups: list[dict[str, str]] | None
+    ) -> dict[str, t.Any]:
         return render_user(
             scim_id=identity.id,
             user_name=identity.user_name,

@@ -22,6 +22,7 @@ from ..core import errors as directory_errors
 from ..scim import discovery
 from ..scim import errors
 from ..scim.constants import CONTENT_TYPE
+from ..scim.constants import USER
 from ..scim.resources import project
 from ..sqla.scim import ScimStore
 from .scim_guard import bearer_token
@@ -95,6 +96,14 @@ def _shape(resource: dict[str, t.Any]) -> dict[str, t.Any]:
     return project(resource, _names("attributes"), _names("excludedAttributes"))
 
 
+def _asks_for_groups() -> bool:
+    """A user's ``groups`` is returned only when asked for (``attributes=groups``)."""
+    return any(
+        n.split(".")[0].lower() in ("groups", f"{USER.lower()}:groups")
+        for n in _names("attributes") or []
+    )
+
+
 def _excludes_members() -> bool:
     excluded = [n.lower() for n in _names("excludedAttributes") or []]
     return "members" in excluded
@@ -148,6 +157,7 @@ def users() -> Response:
                         request.args.get("filter"),
                         _int_arg("startIndex", 1) or 1,
                         _int_arg("count", None),
+                        with_groups=_asks_for_groups(),
                     )
                 )
             )
@@ -167,7 +177,9 @@ def users() -> Response:
 def user(scim_id: str) -> Response:
     if_match = request.headers.get("If-Match")
     if request.method == "GET":
-        return _authenticated(lambda store: _with_version(store.get_user(scim_id)))
+        return _authenticated(
+            lambda store: _with_version(store.get_user(scim_id, with_groups=_asks_for_groups()))
+        )
     if request.method == "PUT":
         body = _json_body()
         return _authenticated(
