@@ -25,17 +25,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flask import Flask  # noqa: E402
-from flask import jsonify  # noqa: E402
-from sqlalchemy import create_engine  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from flask import Flask
+from flask import jsonify
+from sqlalchemy import create_engine
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
-from sample_app import create_app  # noqa: E402
-from sample_app.models import db  # noqa: E402
-from sample_app.models import okta  # noqa: E402
+from sample_app import create_app
+from sample_app.models import db
+from sample_app.models import okta
 
 HEADERS = {"Accept": "application/scim+json", "User-Agent": "Okta SCIM Client 1.0.0"}
 
