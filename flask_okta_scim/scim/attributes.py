@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from .constants import ENTERPRISE_USER
+from .constants import GROUP
+from .constants import USER
 from .filters import Attribute
 from .filters import attribute_map
 
@@ -32,12 +34,8 @@ USER_FILTERS = attribute_map(
     Attribute(f"{_E}:division"),
     Attribute(f"{_E}:department"),
     Attribute(f"{_E}:manager.value", case_exact=True),
-    aliases={
-        "emails": "emails.value",
-        "urn:ietf:params:scim:schemas:core:2.0:User:userName": "userName",
-        "urn:ietf:params:scim:schemas:core:2.0:User:emails.value": "emails.value",
-        "urn:ietf:params:scim:schemas:core:2.0:User:externalId": "externalId",
-    },
+    aliases={"emails": "emails.value"},
+    core_schema=USER,
 )
 
 #: Filterable Group attributes (RFC 7643 §4.2).
@@ -48,8 +46,6 @@ GROUP_FILTERS = attribute_map(
     Attribute("members.value", case_exact=True),
     Attribute("meta.created", "dateTime"),
     Attribute("meta.lastModified", "dateTime"),
-    aliases={
-        "members": "members.value",
-        "urn:ietf:params:scim:schemas:core:2.0:Group:displayName": "displayName",
-    },
+    aliases={"members": "members.value"},
+    core_schema=GROUP,
 )

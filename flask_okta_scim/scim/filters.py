@@ -90,15 +90,22 @@ class AnyAttribute(Mapping[str, Attribute]):
 
 
 def attribute_map(
-    *attributes: Attribute, aliases: Mapping[str, str] | None = None
+    *attributes: Attribute,
+    aliases: Mapping[str, str] | None = None,
+    core_schema: str | None = None,
 ) -> dict[str, Attribute]:
     """Index ``attributes`` by lower-cased name (names are case-insensitive, RFC 7643 §2.1).
 
-    ``aliases`` maps other spellings (``emails`` for ``emails.value``) to canonical names.
+    ``aliases`` maps other spellings (``emails`` for ``emails.value``) to canonical names;
+    with ``core_schema``, every name may also be written with that URN as prefix.
     """
     index = {a.name.lower(): a for a in attributes}
     for alias, target in (aliases or {}).items():
         index[alias.lower()] = index[target.lower()]
+    if core_schema:  # "urn:...:core:2.0:User:displayName" is displayName (RFC 7644 §3.10)
+        for name, attribute in list(index.items()):
+            if not name.startswith("urn:"):
+                index[f"{core_schema.lower()}:{name}"] = attribute
     return index
 
 
@@ -148,9 +155,21 @@ class _Converter:
                 result = self.node(tree.expr, namespace)
             return Not(result) if tree.negated else result
         if isinstance(tree, ast.LogExpr):
-            left = self.node(tree.expr1, namespace)
-            right = self.node(tree.expr2, namespace)
-            return And(left, right) if tree.op.lower() == "and" else Or(left, right)
+            # The library gives "and" and "or" the same precedence; RFC 7644
+            # §3.4.2.2 says "and" binds tighter. Re-associate each chain written
+            # without parentheses, operands converted left to right.
+            operands, ops = _chain(tree)
+            converted = [self.node(operand, namespace) for operand in operands]
+            groups: list[Node] = [converted[0]]
+            for op, operand in zip(ops, converted[1:], strict=True):
+                if op == "and":
+                    groups[-1] = And(groups[-1], operand)
+                else:
+                    groups.append(operand)
+            result = groups[0]
+            for group in groups[1:]:
+                result = Or(result, group)
+            return result
         if isinstance(tree, ast.AttrExpr):
             return self.compare(tree, namespace)
         raise InvalidFilter("The filter has a form this server does not support.")
@@ -204,6 +223,31 @@ class _Converter:
         elif value is None and op not in ("eq", "ne"):
             raise InvalidFilter("null can only be compared with eq or ne.")
         return Compare(attribute.name, op, value)
+
+
+def _chain(tree: t.Any) -> tuple[list[t.Any], list[str]]:
+    """The operands and operators of a run of and/or written without parentheses.
+
+    A parenthesised group is a Filter wrapping a Filter; an operand that is a
+    Filter directly wrapping a LogExpr is part of the same run.
+    """
+    operands: list[t.Any] = []
+    ops: list[str] = []
+    for side in (tree.expr1, tree.expr2):
+        if (
+            isinstance(side, ast.Filter)
+            and not side.negated
+            and side.namespace is None
+            and isinstance(side.expr, ast.LogExpr)
+        ):
+            inner_operands, inner_ops = _chain(side.expr)
+        else:
+            inner_operands, inner_ops = [side], []
+        if operands:
+            ops.append(str(tree.op).lower())
+        operands += inner_operands
+        ops += inner_ops
+    return operands, ops
 
 
 def _selects_primary_email(selector: Node) -> bool:

@@ -164,6 +164,7 @@ def _key(container: dict[str, t.Any], name: str) -> str:
 
 
 def _apply(resource: dict[str, t.Any], op: str, path: Path, value: t.Any, merge: bool) -> None:
+    value = copy.deepcopy(value)  # never share structure with the request body
     if path.urn is None and path.attribute.lower() in READ_ONLY:
         return
     container = resource

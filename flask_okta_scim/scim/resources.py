@@ -139,7 +139,8 @@ def parse_user(body: t.Any) -> UserInput:
         raise InvalidValue("password must be a string.")
     if password is not None and len(password) > 1024:
         raise InvalidValue("password must be at most 1024 characters.")
-    active = as_bool(data.pop("active", True), "active")
+    active = data.pop("active", None)
+    active = True if active is None else as_bool(active, "active")
     external_id = data.pop("externalId", None)
     if external_id is not None and not isinstance(external_id, str):
         raise InvalidValue("externalId must be a string.")
@@ -348,7 +349,7 @@ def project(
     result = copy.deepcopy(dict(resource))
     for path in excluded or []:
         parts = _split(path, resource)
-        if parts[0] in ALWAYS_RETURNED:
+        if parts[0].lower() in ALWAYS_RETURNED:
             continue
         _drop_path(result, parts)
     return result

@@ -132,6 +132,7 @@ def define_models(
         __table_args__ = (
             UniqueConstraint("organization_id", "user_name_key"),
             Index(f"ix_{p}identity_org_email", "organization_id", "email_key"),
+            Index(f"ix_{p}identity_org_primary_email", "organization_id", "primary_email_key"),
             Index(f"ix_{p}identity_org_external_id", "organization_id", "external_id"),
         )
         id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -140,6 +141,8 @@ def define_models(
         user_name_key: Mapped[str] = mapped_column(String(512))
         email: Mapped[str | None] = mapped_column(String(320))
         email_key: Mapped[str | None] = mapped_column(String(320))
+        # The primary address of the SCIM "emails" attribute, lower-cased, for filters.
+        primary_email_key: Mapped[str | None] = mapped_column(String(320))
         external_id: Mapped[str | None] = mapped_column(String(512))
         display_name: Mapped[str | None] = mapped_column(String(512))
         attributes: Mapped[dict[str, t.Any]] = mapped_column(JSON, default=dict)

@@ -30,6 +30,7 @@ from ..scim.resources import UserInput
 from ..scim.resources import etag
 from ..scim.resources import parse_group
 from ..scim.resources import parse_user
+from ..scim.resources import primary_email
 from ..scim.resources import render_group
 from ..scim.resources import render_user
 from ._sql import chunks
@@ -119,6 +120,7 @@ class ScimStore:
             )
         except Conflict as e:
             raise errors.Uniqueness(e.message) from None
+        identity.primary_email_key = _primary_email_key(data)
         return self.get_user(identity.id)
 
     def replace_user(self, scim_id: str, body: t.Any, if_match: str | None) -> dict[str, t.Any]:
@@ -144,6 +146,7 @@ class ScimStore:
         self.directory.delete_identity(self._identity(scim_id, if_match))
 
     def _update(self, identity: t.Any, data: UserInput) -> None:
+        identity.primary_email_key = _primary_email_key(data)
         try:
             self.directory.update_identity(
                 identity,
@@ -419,3 +422,9 @@ def _list(total: int, start: int, resources: list[dict[str, t.Any]]) -> dict[str
         "itemsPerPage": len(resources),
         "Resources": resources,
     }
+
+
+def _primary_email_key(data: UserInput) -> str | None:
+    """What ``emails`` filters compare: the primary address the client sent, lower-cased."""
+    address = primary_email(data.attributes)
+    return address.lower() if address else None

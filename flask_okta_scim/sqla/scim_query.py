@@ -13,6 +13,7 @@ from datetime import datetime
 from datetime import timezone
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import Integer
 from sqlalchemy import and_
 from sqlalchemy import exists
 from sqlalchemy import false
@@ -20,6 +21,8 @@ from sqlalchemy import func
 from sqlalchemy import not_
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from ..scim.constants import ENTERPRISE_USER
 from ..scim.errors import InvalidFilter
@@ -104,6 +107,8 @@ def _compare(column: t.Any, kind: str, lowered: bool, node: Compare) -> ColumnEl
         return t.cast(ColumnElement[bool], column == value)
     if op == "ne":
         return or_(column != value, column.is_(None))
+    if op in ("co", "sw", "ew") and not lowered and isinstance(value, str):
+        return _exact_substring(column, op, value)
     if op == "co":
         return t.cast(ColumnElement[bool], column.contains(value, autoescape=True))
     if op == "sw":
@@ -115,6 +120,35 @@ def _compare(column: t.Any, kind: str, lowered: bool, node: Compare) -> ColumnEl
         {"gt": column > value, "ge": column >= value, "lt": column < value, "le": column <= value}[
             op
         ],
+    )
+
+
+class _position(FunctionElement[int]):
+    """1-based position of a substring, 0 if absent: ``strpos`` (PostgreSQL), ``instr`` (SQLite)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(_position)
+def _position_default(element: t.Any, compiler: t.Any, **kw: t.Any) -> str:
+    return f"strpos({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_position, "sqlite")
+def _position_sqlite(element: t.Any, compiler: t.Any, **kw: t.Any) -> str:
+    return f"instr({compiler.process(element.clauses, **kw)})"
+
+
+def _exact_substring(column: t.Any, op: str, value: str) -> ColumnElement[bool]:
+    """co/sw/ew on a case-exact attribute: LIKE ignores case on SQLite, so do not use it."""
+    if op == "co":
+        return _position(column, value) > 0
+    if op == "sw":
+        return func.substr(column, 1, len(value)) == value
+    return and_(
+        func.length(column) >= len(value),
+        func.substr(column, func.length(column) - len(value) + 1) == value,
     )
 
 
@@ -137,7 +171,7 @@ def _user_operand(node: Compare, models: Models) -> tuple[t.Any, str, bool]:
         "userName": (ident.user_name_key, "string", True),
         "externalId": (ident.external_id, "string", False),
         "displayName": (func.lower(ident.display_name), "string", True),
-        "emails.value": (ident.email_key, "string", True),
+        "emails.value": (ident.primary_email_key, "string", True),
         "active": (ident.active, "boolean", False),
         "meta.created": (ident.created_at, "dateTime", False),
         "meta.lastModified": (ident.updated_at, "dateTime", False),
