@@ -148,11 +148,11 @@ def _int(config: Mapping[str, t.Any], key: str, low: int, high: int) -> int:
 
 
 def _rate(config: Mapping[str, t.Any], key: str) -> str:
-    from limits import parse
+    from limits import parse_many
 
     value = config.get(key)
     try:
-        parse(str(value))
+        parse_many(str(value))
     except ValueError:
         raise ConfigError(
             f"{key} must be a rate such as '600/minute' or '20/second', got {value!r}."
@@ -161,7 +161,13 @@ def _rate(config: Mapping[str, t.Any], key: str) -> str:
 
 
 def _storage(config: Mapping[str, t.Any], key: str) -> str:
+    from limits.storage import storage_from_string
+
     value = config.get(key)
     if not isinstance(value, str) or "://" not in value:
         raise ConfigError(f"{key} must be a storage URL such as 'memory://', got {value!r}.")
+    try:
+        storage_from_string(value)
+    except Exception as e:  # unknown scheme, or its client library is not installed
+        raise ConfigError(f"{key} cannot be used ({value!r}): {e}") from None
     return value

@@ -201,8 +201,10 @@ def test_active_accepts_entra_string_booleans(value, expected):
     assert as_bool(value, "active") is expected
 
 
-def test_active_defaults_to_true():
-    assert parse_user({"userName": "a@x.test"}).active is True
+def test_active_not_sent_is_none():
+    # None: a create makes the user active, a PUT leaves the state as it is.
+    assert parse_user({"userName": "a@x.test"}).active is None
+    assert parse_user({"userName": "a@x.test", "active": None}).active is None
 
 
 @pytest.mark.parametrize("value", ["yes", "1", "", 1, 0, [], {}])

@@ -215,3 +215,25 @@ def test_users_of_another_organization_share_the_account_but_not_the_profile(app
         account = okta.directory().find_account("oli@acme.example")
         assert account.display_name == "Oli Globex"
         assert not account.check_password("x")
+
+
+def test_active_not_sent_means_active_on_create_and_unchanged_on_put(scim):
+    body = user_body("pia@acme.example")
+    del body["active"]
+    user = scim.post("/Users", body).get_json(force=True)
+    assert user["active"] is True
+    scim.patch(f"/Users/{user['id']}", patch_body({"op": "replace", "value": {"active": False}}))
+    profile = {k: v for k, v in user.items() if k not in ("active", "meta")}
+    got = scim.put(f"/Users/{user['id']}", dict(profile, title="Still off")).get_json(force=True)
+    assert got["active"] is False and got["title"] == "Still off"
+
+
+def test_create_keeps_the_password_of_an_existing_account(app, scim):
+    with app.app_context(), okta.directory().atomic() as directory:
+        account, _ = directory.ensure_account("quin@acme.example")
+        account.set_password("my own password")
+    scim.post("/Users", user_body("quin@acme.example"))  # carries Okta's random password
+    with app.app_context():
+        account = okta.directory().find_account("quin@acme.example")
+        assert account.check_password("my own password")
+        assert not account.check_password("1mz050nq")

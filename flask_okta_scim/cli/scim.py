@@ -41,7 +41,7 @@ def enable(org_ref: str) -> None:
 @click.argument("org_ref", metavar="ORG")
 @click.option(
     "--grace",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=90 * 24 * 3600),
     default=None,
     help="Seconds the old token keeps working if the new one is not used first "
     "(default: OKTA_SCIM_TOKEN_ROTATION_GRACE).",

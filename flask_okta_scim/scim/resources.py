@@ -74,7 +74,7 @@ class UserInput:
     email: str
     external_id: str | None
     display_name: str | None
-    active: bool
+    active: bool | None  # None: not sent (a create makes the user active)
     password: str | None
     has_password: bool
     attributes: dict[str, t.Any]
@@ -140,7 +140,7 @@ def parse_user(body: t.Any) -> UserInput:
     if password is not None and len(password) > 1024:
         raise InvalidValue("password must be at most 1024 characters.")
     active = data.pop("active", None)
-    active = True if active is None else as_bool(active, "active")
+    active = None if active is None else as_bool(active, "active")
     external_id = data.pop("externalId", None)
     if external_id is not None and not isinstance(external_id, str):
         raise InvalidValue("externalId must be a string.")

@@ -13,6 +13,7 @@ from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..core.emails import normalize_email
@@ -263,7 +264,12 @@ class DirectoryBase:
             return account, False
         account = self.models.account(email=email, display_name=_short(display_name))
         self.session.add(account)
-        self.session.flush()
+        try:
+            self.session.flush()
+        except IntegrityError:
+            raise Conflict(
+                f"An account for {email} was created at the same moment; retry."
+            ) from None
         return account, True
 
     def add_member(
@@ -366,6 +372,15 @@ class DirectoryBase:
         self.session.execute(delete(m).where(m.account_id == account.id))
         self.session.delete(account)
         self.session.flush()
+
+
+def bump_version(row: t.Any) -> None:
+    """Increment ``row.version`` in SQL (``version = version + 1``), not in Python.
+
+    Concurrent changes of one resource then each get their own version (and
+    ETag): the database serialises the updates instead of both writing n + 1.
+    """
+    row.version = type(row).version + 1
 
 
 def _clean_name(value: t.Any, what: str, limit: int = 200) -> str:

@@ -16,6 +16,7 @@ from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -120,7 +121,7 @@ class ConnectionOperations(DirectoryBase):
             .where(
                 tok.organization_id == organization.id,
                 tok.revoked_at.is_(None),
-                tok.expires_at.is_(None),
+                or_(tok.expires_at.is_(None), tok.expires_at > deadline),
             )
             .values(expires_at=deadline)
         )

@@ -12,6 +12,7 @@ import typing as t
 
 from sqlalchemy import delete
 from sqlalchemy import select
+from sqlalchemy import update
 
 from ._base import DirectoryBase
 from ._sql import chunks
@@ -90,8 +91,13 @@ class GroupOperations(DirectoryBase):
             self.add_team_members(found, [identity.account_id])
 
     def _forget_group_memberships(self, identity: t.Any) -> None:
-        gm = self.models.group_member
-        self.session.execute(delete(gm).where(gm.identity_id == identity.id))
+        """Take a deleted identity out of every group (their versions change)."""
+        gm, group = self.models.group_member, self.models.group
+        left = delete_returning(self.session, gm, [gm.identity_id == identity.id], gm.group_id)
+        if left:
+            self.session.execute(
+                update(group).where(group.id.in_(left)).values(version=group.version + 1)
+            )
 
 
 def _accounts(identities: list[t.Any]) -> list[t.Any]:

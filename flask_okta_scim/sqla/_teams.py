@@ -13,6 +13,7 @@ from ..core.emails import normalize_domain
 from ..core.ids import new_scim_id
 from ._base import DirectoryBase
 from ._base import _clean_name
+from ._base import bump_version
 from ._sql import chunks
 from ._sql import delete_returning
 from ._sql import insert_ignore
@@ -174,6 +175,10 @@ class TeamOperations(DirectoryBase):
         organization = self._organization_of(team)
         self._send(signals.team_deleted, organization=organization, team=team)
         tm, d, g = self.models.team_member, self.models.team_domain, self.models.group
+        gm = self.models.group_member
+        self.session.execute(
+            delete(gm).where(gm.group_id.in_(select(g.id).where(g.team_id == team.id)))
+        )
         for model in (tm, d, g):
             self.session.execute(delete(model).where(model.team_id == team.id))
         self._audit(organization, "team.delete", "team", team.id, name=team.name)
@@ -220,7 +225,7 @@ class TeamOperations(DirectoryBase):
     def _touch_group(self, team: t.Any) -> None:
         group = self.group_of(team)
         if group is not None:
-            group.version += 1
+            bump_version(group)
 
     def _membership_changed(
         self, organization: t.Any, team: t.Any, added: list[t.Any], removed: list[t.Any]

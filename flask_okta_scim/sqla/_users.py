@@ -18,6 +18,7 @@ from ..core.errors import JitRefused
 from ..core.ids import new_scim_id
 from ._base import DirectoryBase
 from ._base import _short
+from ._base import bump_version
 from ._sql import insert_ignore
 from .mixins import utcnow
 
@@ -88,9 +89,11 @@ class UserOperations(DirectoryBase):
         :class:`Conflict`; one used by a *deactivated* identity reactivates it
         on the same SCIM id (rule 7) and ``created`` is ``False``.
 
-        ``password`` is stored (hashed) only on an account that belongs to no
-        other organization (rule 9). ``attributes`` are kept as sent and must
-        not contain the password. Does not commit.
+        ``password`` is stored (hashed) only on an account created here: Okta
+        sends a (random, unless password sync is on) password with every
+        create, which must not replace an existing account's password; later
+        password changes go through :meth:`update_identity`. ``attributes`` are
+        kept as sent and must not contain the password. Does not commit.
         """
         user_name = _clean_user_name(user_name)
         email = normalize_email(email if email is not None else user_name)
@@ -115,8 +118,10 @@ class UserOperations(DirectoryBase):
         )
         self._set_identity_fields(identity, user_name, email, external_id, display_name, attributes)
         self.session.add(identity)
+        # Insert now: a concurrent create of the same userName waits on the unique
+        # index here and then gets a Conflict (409), not an error later on.
+        self._flush_identity()
         if not active:
-            self._flush_identity()
             self._audit(organization, "user.provision", "identity", identity.id, active=False)
             return identity, True
 
@@ -209,7 +214,7 @@ class UserOperations(DirectoryBase):
                 account_changes = self._apply_to_account(account, identity, changes, password)
 
         if changes:
-            identity.version += 1
+            bump_version(identity)
             self._audit(
                 organization,
                 "user.update",
@@ -259,7 +264,7 @@ class UserOperations(DirectoryBase):
         account = self.account_of(identity)
         identity.active = False
         identity.account_id = None
-        identity.version += 1
+        bump_version(identity)
         self._audit(organization, "user.deactivate", "identity", identity.id)
         if account is not None:
             self._detach(organization, account, identity=identity, delete_orphan=True)
@@ -278,7 +283,7 @@ class UserOperations(DirectoryBase):
             return
         organization = self.session.get(self.models.organization, identity.organization_id)
         account, created = self._attach(organization, identity, password)
-        identity.version += 1
+        bump_version(identity)
         self._flush_identity()
         self._audit(
             organization,
@@ -329,7 +334,7 @@ class UserOperations(DirectoryBase):
         if identity is not None:
             identity.active = False
             identity.account_id = None
-            identity.version += 1
+            bump_version(identity)
         self._audit(organization, "member.remove", "account", account.id)
         self._detach(organization, account, identity=identity, delete_orphan=delete_orphan)
 
@@ -466,16 +471,19 @@ class UserOperations(DirectoryBase):
                     f"as {other!r}."
                 )
         if password is not None:
-            if created or not self._is_shared(account, organization):
+            if created:
                 account.password_hash = self.hash_password(password)
             else:
+                # Okta sends a password with every create, a random one when password
+                # sync is off: it must not replace the password of an existing account.
+                # A later password change (PATCH or PUT) is applied under rule 9.
                 self._audit(
                     organization,
                     "user.password",
                     "identity",
                     identity.id,
                     outcome="partial",
-                    reason="account shared with another organization: password kept",
+                    reason="existing account: its password is kept on create",
                 )
         self.add_member(organization, account, via="scim")
         identity.active = True

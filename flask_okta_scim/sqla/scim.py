@@ -33,6 +33,7 @@ from ..scim.resources import parse_user
 from ..scim.resources import primary_email
 from ..scim.resources import render_group
 from ..scim.resources import render_user
+from ._base import bump_version
 from ._sql import chunks
 from .directory import UNSET
 from .directory import Directory
@@ -116,7 +117,7 @@ class ScimStore:
                 display_name=data.display_name,
                 attributes=data.attributes,
                 password=data.password,
-                active=data.active,
+                active=data.active is not False,
             )
         except Conflict as e:
             raise errors.Uniqueness(e.message) from None
@@ -156,7 +157,7 @@ class ScimStore:
                 display_name=data.display_name,
                 attributes=data.attributes,
                 password=data.password if data.password else UNSET,
-                active=data.active,
+                active=UNSET if data.active is None else data.active,
             )
         except Conflict as e:
             raise errors.Uniqueness(e.message) from None
@@ -280,7 +281,7 @@ class ScimStore:
         self.directory.rename_team(team, data.display_name)
         if group.external_id != data.external_id:
             group.external_id = data.external_id
-            group.version += 1
+            bump_version(group)
         self.directory.replace_group_members(
             group, team, self._identities_for(data.member_ids or [])
         )
@@ -300,7 +301,7 @@ class ScimStore:
             self.directory.rename_team(team, changes.display_name)
         if changes.external_id_set:
             group.external_id = changes.external_id
-            group.version += 1
+            bump_version(group)
         for action, ids in changes.membership:
             if action == "remove":
                 identities = self._identities_for(ids, strict=False)
@@ -328,6 +329,13 @@ class ScimStore:
         return row[0], row[1]
 
     def _refuse_duplicate_name(self, name: str) -> None:
+        """409 if another Okta group of the organization has this name (case-insensitive).
+
+        The organization row is locked first (``FOR UPDATE``), so that two
+        concurrent creates of one name cannot both pass the check.
+        """
+        org = self.models.organization
+        self.session.execute(select(org.id).where(org.id == self.organization.id).with_for_update())
         group, team = self.models.group, self.models.team
         taken = self.session.scalar(
             select(group.id)

@@ -16,6 +16,7 @@ from flask import Response
 from flask import current_app
 from flask import g
 from flask import request
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from ..core import errors as directory_errors
@@ -31,7 +32,7 @@ logger = logging.getLogger("flask_okta_scim.scim")
 
 bp = Blueprint("okta_scim", __name__)
 
-ALL = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+ALL = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -109,6 +110,11 @@ def _excludes_members() -> bool:
     return "members" in excluded
 
 
+def _method() -> str:
+    """The request method, HEAD answered as GET (Werkzeug drops the body)."""
+    return "GET" if request.method == "HEAD" else request.method
+
+
 def _authenticated(run: t.Callable[[ScimStore], Response]) -> Response:
     """Authenticate the bearer token, apply the rate limit, run one unit of work."""
     ext = _ext()
@@ -121,21 +127,31 @@ def _authenticated(run: t.Callable[[ScimStore], Response]) -> Response:
         directory.session.rollback()
         raise errors.Unauthorized("The bearer token is not valid (or provisioning is off).")
     organization, token_row = found
+    if directory.session.dirty:
+        # The token's first use (which retires older tokens) and its last use are
+        # kept even if the request itself fails.
+        directory.session.commit()
     directory.actor = f"scim:token:{token_row.id}"
     g._okta_scim_scim = (organization.id, token_row.id)
     ext.scim_rate_limiter.hit(organization.id)
     store = ScimStore(
         directory, organization, base_url=_base(), max_results=ext.settings.max_page_size
     )
-    with directory.atomic():
-        return run(store)
+    try:
+        with directory.atomic():
+            return run(store)
+    except IntegrityError:
+        # A unique key taken by a concurrent request: Okta's retry will see it.
+        raise errors.Uniqueness(
+            "The change conflicted with a concurrent one and was not made; retry."
+        ) from None
 
 
 def _with_version(resource: dict[str, t.Any], status: int = 200, **headers: str) -> Response:
     version = resource.get("meta", {}).get("version")
     if (
         version
-        and request.method == "GET"
+        and _method() == "GET"
         and request.if_none_match.contains_weak(version.removeprefix("W/").strip('"'))
     ):
         return scim_response(None, 304, {"ETag": version})
@@ -149,7 +165,7 @@ def _with_version(resource: dict[str, t.Any], status: int = 200, **headers: str)
 
 @bp.route("/Users", methods=ALL)
 def users() -> Response:
-    if request.method == "GET":
+    if _method() == "GET":
         return _authenticated(
             lambda store: scim_response(
                 _shape_list(
@@ -163,10 +179,9 @@ def users() -> Response:
             )
         )
     if request.method == "POST":
-        body = _json_body()
 
         def create(store: ScimStore) -> Response:
-            resource = store.create_user(body)
+            resource = store.create_user(_json_body())
             return _with_version(resource, 201, Location=resource["meta"]["location"])
 
         return _authenticated(create)
@@ -176,19 +191,17 @@ def users() -> Response:
 @bp.route("/Users/<scim_id>", methods=ALL)
 def user(scim_id: str) -> Response:
     if_match = request.headers.get("If-Match")
-    if request.method == "GET":
+    if _method() == "GET":
         return _authenticated(
             lambda store: _with_version(store.get_user(scim_id, with_groups=_asks_for_groups()))
         )
     if request.method == "PUT":
-        body = _json_body()
         return _authenticated(
-            lambda store: _with_version(store.replace_user(scim_id, body, if_match))
+            lambda store: _with_version(store.replace_user(scim_id, _json_body(), if_match))
         )
     if request.method == "PATCH":
-        body = _json_body()
         return _authenticated(
-            lambda store: _with_version(store.patch_user(scim_id, body, if_match))
+            lambda store: _with_version(store.patch_user(scim_id, _json_body(), if_match))
         )
     if request.method == "DELETE":
 
@@ -205,7 +218,7 @@ def user(scim_id: str) -> Response:
 
 @bp.route("/Groups", methods=ALL)
 def groups() -> Response:
-    if request.method == "GET":
+    if _method() == "GET":
         return _authenticated(
             lambda store: scim_response(
                 _shape_list(
@@ -219,10 +232,9 @@ def groups() -> Response:
             )
         )
     if request.method == "POST":
-        body = _json_body()
 
         def create(store: ScimStore) -> Response:
-            resource = store.create_group(body)
+            resource = store.create_group(_json_body())
             return _with_version(resource, 201, Location=resource["meta"]["location"])
 
         return _authenticated(create)
@@ -233,20 +245,18 @@ def groups() -> Response:
 def group(scim_id: str) -> Response:
     if_match = request.headers.get("If-Match")
     members = not _excludes_members()
-    if request.method == "GET":
+    if _method() == "GET":
         return _authenticated(
             lambda store: _with_version(store.get_group(scim_id, members=members))
         )
     if request.method == "PUT":
-        body = _json_body()
         return _authenticated(
-            lambda store: _with_version(store.replace_group(scim_id, body, if_match))
+            lambda store: _with_version(store.replace_group(scim_id, _json_body(), if_match))
         )
     if request.method == "PATCH":
-        body = _json_body()
 
         def patch(store: ScimStore) -> Response:
-            store.patch_group(scim_id, body, if_match)
+            store.patch_group(scim_id, _json_body(), if_match)
             if _names("attributes") or _names("excludedAttributes"):
                 return _with_version(store.get_group(scim_id, members=members))
             # 204: a one-member change costs the same in a group of 50,000.
@@ -296,7 +306,7 @@ def schemas(name: str | None = None) -> Response:
 
 
 def _only_get() -> None:
-    if request.method != "GET":
+    if _method() != "GET":
         raise errors.MethodNotAllowed("Discovery endpoints are read-only (RFC 7644 §4).")
 
 
@@ -397,7 +407,8 @@ def _audit_failure(error: errors.ScimError) -> None:
             path=request.path,
             status=error.status,
             scim_type=error.scim_type,
-            detail=error.detail,
+            # a 500's detail may carry exception text (in debug mode): keep it out
+            detail=error.detail if error.status < 500 else errors.ServerError.default_detail,
         )
         directory.session.commit()
     except Exception:  # the audit must never turn an answer into a crash

@@ -6,7 +6,7 @@ import math
 import time
 import typing as t
 
-from limits import parse
+from limits import parse_many
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
@@ -37,18 +37,22 @@ class RateLimiter:
     """
 
     def __init__(self, rate: str, storage_url: str) -> None:
-        self.item = parse(rate)
+        self.items = parse_many(rate)
         self.limiter = FixedWindowRateLimiter(storage_from_string(storage_url))
 
     def hit(self, organization_id: t.Any) -> None:
         """Count one request; raise :class:`~flask_okta_scim.scim.errors.TooManyRequests` when over.
 
-        The error carries an integer ``Retry-After`` (Okta only understands seconds).
+        Every rate of ``"20/second;600/minute"`` applies. The error carries an
+        integer ``Retry-After`` (Okta only understands seconds).
         """
         key = str(organization_id)
-        if self.limiter.hit(self.item, "okta-scim", key):
+        over = [item for item in self.items if not self.limiter.hit(item, "okta-scim", key)]
+        if not over:
             return
-        reset = self.limiter.get_window_stats(self.item, "okta-scim", key).reset_time
+        reset = max(
+            self.limiter.get_window_stats(item, "okta-scim", key).reset_time for item in over
+        )
         retry_after = max(1, math.ceil(reset - time.time()))
         raise errors.TooManyRequests(
             f"Too many SCIM requests for this organization; retry in {retry_after} seconds.",
