@@ -9,6 +9,8 @@ from .core.errors import InvalidValue
 from .core.errors import JitRefused
 from .core.errors import NotAMember
 from .core.errors import NotFound
+from .web.session import current_sso_organization
+from .web.session import get_sso_organization
 
 __version__ = "0.1.0.dev0"
 
@@ -21,5 +23,7 @@ __all__ = [
     "NotAMember",
     "NotFound",
     "OktaSCIM",
+    "current_sso_organization",
+    "get_sso_organization",
     "signals",
 ]

@@ -112,19 +112,37 @@ class OktaSCIM:
         )
         app.extensions["okta_scim"] = self
 
+        from flask_login import user_logged_in
+        from flask_login import user_logged_out
+
         from .cli import okta_scim_cli
         from .web.scim import bp as scim_blueprint
+        from .web.session import forget_sso
+        from .web.sso import bp as sso_blueprint
 
         app.register_blueprint(scim_blueprint, url_prefix=settings.scim_url_prefix)
+        app.register_blueprint(sso_blueprint, url_prefix=settings.sso_url_prefix)
         csrf = app.extensions.get("csrf")
-        if csrf is not None:  # Flask-WTF: SCIM clients authenticate with a token, not a cookie
+        if csrf is not None:
+            # Flask-WTF: SCIM clients authenticate with a token, and the IdP's POST to
+            # the ACS cannot carry a form token; both are protected otherwise.
             csrf.exempt(scim_blueprint)
+            csrf.exempt(sso_blueprint)
+        user_logged_in.connect(forget_sso, app)
+        user_logged_out.connect(forget_sso, app)
         app.cli.add_command(okta_scim_cli)
 
     #: The SCIM API's blueprint, for hosts that need to name it (e.g. ``csrf.exempt(...)``).
     @property
     def scim_blueprint(self) -> t.Any:
         from .web.scim import bp
+
+        return bp
+
+    #: The SAML sign-in blueprint (its ACS receives the IdP's cross-site POST).
+    @property
+    def sso_blueprint(self) -> t.Any:
+        from .web.sso import bp
 
         return bp
 

@@ -42,6 +42,11 @@ class ConfigKeys:
     #: Seconds an old token keeps working after ``scim rotate-token``, unless the
     #: new token is used first.
     TOKEN_ROTATION_GRACE = "OKTA_SCIM_TOKEN_ROTATION_GRACE"
+    #: Allow IdP metadata URLs over plain http and on private or loopback
+    #: addresses (tests, on-premises IdPs). Off: https and public addresses only.
+    METADATA_ALLOW_PRIVATE = "OKTA_SCIM_METADATA_ALLOW_PRIVATE"
+    #: Seconds a person may take at the IdP to finish an SP-initiated sign-in.
+    SSO_REQUEST_LIFETIME = "OKTA_SCIM_SSO_REQUEST_LIFETIME"
 
 
 DEFAULTS: dict[str, t.Any] = {
@@ -55,6 +60,8 @@ DEFAULTS: dict[str, t.Any] = {
     ConfigKeys.RATE_LIMIT: "600/minute",
     ConfigKeys.RATE_LIMIT_STORAGE: "memory://",
     ConfigKeys.TOKEN_ROTATION_GRACE: 7 * 24 * 3600,
+    ConfigKeys.METADATA_ALLOW_PRIVATE: False,
+    ConfigKeys.SSO_REQUEST_LIFETIME: 900,
 }
 
 
@@ -76,6 +83,8 @@ class Settings:
     rate_limit: str
     rate_limit_storage: str
     token_rotation_grace: int
+    metadata_allow_private: bool
+    sso_request_lifetime: int
 
     def url(self, path: str) -> str:
         """Return the public URL of ``path`` (which starts with ``/``)."""
@@ -98,6 +107,8 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
         rate_limit=_rate(config, ConfigKeys.RATE_LIMIT),
         rate_limit_storage=_storage(config, ConfigKeys.RATE_LIMIT_STORAGE),
         token_rotation_grace=_int(config, ConfigKeys.TOKEN_ROTATION_GRACE, 0, 90 * 24 * 3600),
+        metadata_allow_private=_bool(config, ConfigKeys.METADATA_ALLOW_PRIVATE),
+        sso_request_lifetime=_int(config, ConfigKeys.SSO_REQUEST_LIFETIME, 60, 24 * 3600),
     )
 
 
@@ -170,4 +181,13 @@ def _storage(config: Mapping[str, t.Any], key: str) -> str:
         storage_from_string(value)
     except Exception as e:  # unknown scheme, or its client library is not installed
         raise ConfigError(f"{key} cannot be used ({value!r}): {e}") from None
+    return value
+
+
+def _bool(config: Mapping[str, t.Any], key: str) -> bool:
+    value = config.get(key)
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "false", "0", "no"):
+        return value.strip().lower() in ("true", "1", "yes")
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, got {value!r}.")
     return value

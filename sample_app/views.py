@@ -23,6 +23,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
+from flask_okta_scim import get_sso_organization
 from flask_okta_scim.core.redirects import safe_next_path
 
 from .models import Monitor
@@ -95,7 +96,9 @@ def me() -> t.Any:
         display_name=current_user.display_name,
         # The organization whose identity provider vouched for this session;
         # None after a password sign-in.
-        sso_organization=None,
+        sso_organization=(
+            {"id": str(sso.id), "name": sso.name} if (sso := get_sso_organization()) else None
+        ),
         organizations=[
             {
                 "id": str(org.id),
@@ -119,6 +122,10 @@ def add_monitor(team_id: int) -> t.Any:
         abort(404)
     directory = okta.directory(actor=f"account:{current_user.id}")
     if team not in directory.teams_of(current_user):
+        abort(403)
+    sso = get_sso_organization()
+    if sso is not None and team.organization_id != sso.id:
+        # A session vouched for by one organization's IdP acts in that organization only.
         abort(403)
     form = MonitorForm()
     if not form.validate_on_submit():

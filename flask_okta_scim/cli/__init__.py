@@ -6,6 +6,7 @@ from flask.cli import AppGroup
 
 from .org import org
 from .scim import scim
+from .sso import sso
 from .team import team
 from .user import user
 
@@ -15,6 +16,7 @@ okta_scim_cli = AppGroup(
 )
 okta_scim_cli.add_command(org)
 okta_scim_cli.add_command(scim)
+okta_scim_cli.add_command(sso)
 okta_scim_cli.add_command(team)
 okta_scim_cli.add_command(user)
 

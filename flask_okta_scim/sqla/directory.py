@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._connections import ConnectionOperations
 from ._groups import GroupOperations
+from ._sso import SsoOperations
 from ._teams import TeamOperations
 from ._users import UNSET
 from ._users import UserOperations
@@ -15,7 +16,9 @@ from ._users import UserOperations
 __all__ = ["UNSET", "Directory"]
 
 
-class Directory(UserOperations, GroupOperations, TeamOperations, ConnectionOperations):
+class Directory(
+    UserOperations, GroupOperations, TeamOperations, ConnectionOperations, SsoOperations
+):
     """Accounts, organizations, teams and provisioned identities of one database session.
 
     Get one from :meth:`flask_okta_scim.OktaSCIM.directory` inside an

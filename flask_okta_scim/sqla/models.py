@@ -51,6 +51,8 @@ class Models:
     - ``group_member``: a SCIM group's members as the identity provider sees
       them, deactivated people included.
     - ``connection``: an organization's Okta SAML connection.
+    - ``authn_request``: SP-initiated sign-ins in progress.
+    - ``assertion_seen``: the replay cache of used assertion IDs.
     - ``scim_token``: hashed SCIM bearer tokens.
     - ``audit``: the append-only audit log.
     """
@@ -65,6 +67,8 @@ class Models:
     group: t.Any
     group_member: t.Any
     connection: t.Any
+    authn_request: t.Any
+    assertion_seen: t.Any
     scim_token: t.Any
     audit: t.Any
 
@@ -202,6 +206,29 @@ def define_models(
             DateTime(timezone=True), default=utcnow, onupdate=utcnow
         )
 
+    class OktaScimAuthnRequest(base):  # type: ignore[misc]
+        # An SP-initiated sign-in in progress: the AuthnRequest ID, the browser
+        # that started it (hash of a cookie), where to go afterwards. In the
+        # database so that any process can finish the sign-in.
+        __tablename__ = f"{p}authn_request"
+        id: Mapped[str] = mapped_column(String(128), primary_key=True)
+        connection_id = mapped_column(
+            ForeignKey(f"{p}connection.id", ondelete="CASCADE"), index=True
+        )
+        browser_key: Mapped[str] = mapped_column(String(64), index=True)
+        next_path: Mapped[str | None] = mapped_column(String(2048))
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+        expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+    class OktaScimAssertionSeen(base):  # type: ignore[misc]
+        # The replay cache: assertion IDs already used, kept until they expire.
+        __tablename__ = f"{p}assertion_seen"
+        connection_id = mapped_column(
+            ForeignKey(f"{p}connection.id", ondelete="CASCADE"), primary_key=True
+        )
+        assertion_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+        expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
     class OktaScimToken(base):  # type: ignore[misc]
         __tablename__ = f"{p}token"
         id: Mapped[int] = mapped_column(primary_key=True)
@@ -238,6 +265,8 @@ def define_models(
         group=OktaScimGroup,
         group_member=OktaScimGroupMember,
         connection=OktaScimConnection,
+        authn_request=OktaScimAuthnRequest,
+        assertion_seen=OktaScimAssertionSeen,
         scim_token=OktaScimToken,
         audit=OktaScimAudit,
     )

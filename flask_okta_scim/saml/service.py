@@ -1,0 +1,217 @@
+"""SP-initiated login and the Assertion Consumer Service, over python3-saml.
+
+Nothing here knows about HTTP frameworks or databases: the caller passes the
+public URLs, the posted form, and (for the InResponseTo policy) the request IDs
+outstanding for this browser; it stores request IDs and assertion IDs itself.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
+from urllib.parse import urlsplit
+
+from onelogin.saml2.auth import OneLogin_Saml2_Auth
+from onelogin.saml2.settings import OneLogin_Saml2_Settings
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
+from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
+
+from ..core.emails import normalize_email
+from ..core.errors import InvalidValue
+from .errors import SamlError
+
+#: Keep assertion IDs this long past their NotOnOrAfter (python3-saml allows 300 s of drift).
+REPLAY_MARGIN = timedelta(seconds=300)
+#: When an assertion states no NotOnOrAfter, remember it this long.
+DEFAULT_ASSERTION_LIFETIME = timedelta(minutes=10)
+#: The largest SAMLResponse accepted (base64), before any parsing.
+MAX_RESPONSE_BYTES = 512 * 1024
+
+_EMAIL_ATTRIBUTES = (
+    "email",
+    "Email",
+    "mail",
+    "emailAddress",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+)
+
+
+@dataclass(frozen=True)
+class SamlIdentity:
+    """What a valid assertion says."""
+
+    name_id: str
+    email: str
+    display_name: str | None
+    attributes: dict[str, list[str]]
+    assertion_id: str
+    in_response_to: frozenset[str]
+    remember_until: datetime
+    session_index: str | None = None
+    extra: dict[str, t.Any] = field(default_factory=dict)
+
+
+def request_data(
+    url: str, post: Mapping[str, str] | None = None, get: Mapping[str, str] | None = None
+) -> dict[str, t.Any]:
+    """The request as python3-saml sees it, built from the *public* ``url`` we advertise.
+
+    Never from the ``Host`` header: Destination and Recipient are compared
+    with this URL, so a proxy or a forged header cannot make them match.
+    """
+    parts = urlsplit(url)
+    return {
+        "https": "on" if parts.scheme == "https" else "off",
+        "http_host": parts.netloc,
+        "script_name": parts.path,
+        "get_data": dict(get or {}),
+        "post_data": dict(post or {}),
+    }
+
+
+def login_url(settings: dict[str, t.Any], sign_in_url: str) -> tuple[str, str]:
+    """Return ``(IdP URL with an AuthnRequest, the request's ID)``.
+
+    No NameIDPolicy is sent (Okta's Name ID format may be anything) and no
+    RelayState: where to go afterwards is kept server-side with the ID.
+    """
+    auth = OneLogin_Saml2_Auth(request_data(sign_in_url), old_settings=_settings(settings))
+    url = auth.login(return_to="", set_nameid_policy=False)
+    return url, auth.get_last_request_id()
+
+
+def process_response(
+    settings: dict[str, t.Any], acs_url: str, form: Mapping[str, str]
+) -> SamlIdentity:
+    """Validate a posted SAMLResponse; return the identity or raise :class:`SamlError`.
+
+    This checks everything python3-saml checks in strict mode, catches every
+    exception malformed input can raise (400), and extracts the InResponseTo
+    values of the Response *and* of each SubjectConfirmationData, for
+    :func:`check_in_response_to`. It does not check replay (the caller stores
+    :attr:`SamlIdentity.assertion_id` until :attr:`SamlIdentity.remember_until`).
+    """
+    raw = form.get("SAMLResponse")
+    if not raw:
+        raise SamlError("no SAMLResponse in the POST", status=400)
+    if len(raw) > MAX_RESPONSE_BYTES:
+        raise SamlError("SAMLResponse too large", status=400)
+    auth = OneLogin_Saml2_Auth(request_data(acs_url, post=form), old_settings=_settings(settings))
+    try:
+        auth.process_response(request_id=None)
+    except Exception as e:  # DTDForbidden, XMLSyntaxError, binascii.Error, ValidationError...
+        raise SamlError(f"malformed SAMLResponse: {type(e).__name__}: {e}", status=400) from None
+    errors = auth.get_errors()
+    if errors or not auth.is_authenticated():
+        reason = auth.get_last_error_reason() or "not authenticated"
+        raise SamlError(f"invalid SAMLResponse ({', '.join(errors)}): {reason}")
+    try:
+        attributes = auth.get_attributes()
+        name_id = (auth.get_nameid() or "").strip()
+        xml = auth.get_last_response_xml()
+    except Exception as e:
+        raise SamlError(f"unreadable assertion: {type(e).__name__}: {e}", status=400) from None
+    in_response_to = set(_scd_in_response_to(xml))
+    top = auth.get_last_response_in_response_to()
+    if top:
+        in_response_to.add(top)
+    not_on_or_after = auth.get_last_assertion_not_on_or_after()
+    now = datetime.now(timezone.utc)
+    expires = (
+        datetime.fromtimestamp(not_on_or_after, timezone.utc)
+        if not_on_or_after
+        else now + DEFAULT_ASSERTION_LIFETIME
+    )
+    assertion_id = auth.get_last_assertion_id()
+    if not assertion_id:
+        raise SamlError("the assertion has no ID")
+    return SamlIdentity(
+        name_id=name_id,
+        email=_email(name_id, attributes),
+        display_name=_display_name(attributes),
+        attributes=attributes,
+        assertion_id=assertion_id,
+        in_response_to=frozenset(in_response_to),
+        remember_until=max(expires, now) + REPLAY_MARGIN,
+        session_index=auth.get_session_index(),
+    )
+
+
+def check_in_response_to(
+    identity: SamlIdentity, outstanding: set[str], *, allow_idp_initiated: bool
+) -> str | None:
+    """Apply the InResponseTo policy; return the answered request ID (``None``: IdP-initiated).
+
+    - A response answering a request must answer exactly one request that this
+      browser started (``outstanding``), in the Response and in every
+      SubjectConfirmationData alike.
+    - A response answering no request is IdP-initiated: allowed only if the
+      connection allows it.
+    """
+    if not identity.in_response_to:
+        if not allow_idp_initiated:
+            raise SamlError("IdP-initiated sign-in is turned off for this connection")
+        return None
+    if len(identity.in_response_to) > 1:
+        raise SamlError("the Response and the assertion answer different requests")
+    (request_id,) = identity.in_response_to
+    if request_id not in outstanding:
+        raise SamlError(
+            "InResponseTo does not match a sign-in started in this browser"
+            if outstanding
+            else "InResponseTo is set but this browser started no sign-in"
+        )
+    return request_id
+
+
+def sp_metadata(settings: dict[str, t.Any]) -> str:
+    """The SP metadata XML (entity ID, ACS, signed assertions wanted)."""
+    saml_settings = OneLogin_Saml2_Settings(settings, sp_validation_only=True)
+    metadata = saml_settings.get_sp_metadata()
+    return metadata.decode("utf-8") if isinstance(metadata, bytes) else str(metadata)
+
+
+def _settings(settings: dict[str, t.Any]) -> OneLogin_Saml2_Settings:
+    return OneLogin_Saml2_Settings(settings)
+
+
+def _scd_in_response_to(xml: t.Any) -> list[str]:
+    document = OneLogin_Saml2_XML.to_etree(xml)
+    nodes = OneLogin_Saml2_XML.query(document, "//saml:SubjectConfirmationData")
+    return [n.get("InResponseTo") for n in nodes if n.get("InResponseTo")]
+
+
+def _email(name_id: str, attributes: Mapping[str, list[str]]) -> str:
+    candidates = [name_id] + [
+        value for key in _EMAIL_ATTRIBUTES for value in attributes.get(key, [])
+    ]
+    for candidate in candidates:
+        try:
+            return normalize_email(candidate)
+        except InvalidValue:
+            continue
+    raise SamlError("the assertion carries no email address (NameID or an email attribute)")
+
+
+def _display_name(attributes: Mapping[str, list[str]]) -> str | None:
+    def first(*keys: str) -> str:
+        return next((v[0] for k in keys if (v := attributes.get(k))), "")
+
+    name = " ".join(p for p in (first("firstName", "givenName"), first("lastName", "surname")) if p)
+    return name or first("displayName") or None
+
+
+__all__ = [
+    "OneLogin_Saml2_Utils",
+    "SamlIdentity",
+    "check_in_response_to",
+    "login_url",
+    "process_response",
+    "request_data",
+    "sp_metadata",
+]

@@ -1,0 +1,195 @@
+"""Single sign-on state: connection settings, sign-ins in progress, the replay cache, sign-in.
+
+All of it lives in the database, so that a sign-in started on one process or
+host finishes on any other, and a replayed assertion is caught everywhere.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from datetime import datetime
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy import select
+
+from .. import signals
+from ..core.errors import InvalidValue
+from ..core.errors import NotReady
+from ._base import DirectoryBase
+from ._sql import insert_ignore
+from .mixins import utcnow
+
+CONFIGURED, CONNECTED = "configured", "connected"
+
+
+class SsoOperations(DirectoryBase):
+    """What the SAML flow needs from the database."""
+
+    # Provided by UserOperations and ConnectionOperations in the composed Directory.
+    jit: t.Callable[..., t.Any]
+    mark_connected: t.Callable[[t.Any], bool]
+
+    def configure_connection(
+        self,
+        connection: t.Any,
+        *,
+        idp_entity_id: str,
+        idp_sso_url: str,
+        certificates: list[str],
+        metadata_url: str | None = None,
+    ) -> None:
+        """Set the IdP's entity ID, SSO URL and signing certificates (all of them, for rollover).
+
+        A *pending* connection becomes *configured*; a *connected* one stays
+        connected. Does not check that the IdP answers. Does not commit.
+        """
+        if not idp_entity_id or not idp_sso_url.startswith(("https://", "http://")):
+            raise InvalidValue("The IdP needs an entity ID and an http(s) sign-on URL.")
+        if not certificates:
+            raise InvalidValue("At least one IdP signing certificate is needed.")
+        connection.idp_entity_id = idp_entity_id
+        connection.idp_sso_url = idp_sso_url
+        connection.idp_certificates = list(certificates)
+        connection.metadata_url = metadata_url
+        if connection.status != CONNECTED:
+            connection.status = CONFIGURED
+        self._audit(
+            connection.organization_id,
+            "sso.configure",
+            "connection",
+            connection.integration_id,
+            idp_entity_id=idp_entity_id,
+            certificates=len(certificates),
+            metadata_url=metadata_url,
+        )
+
+    def set_allow_idp_initiated(self, connection: t.Any, allowed: bool) -> None:
+        """Allow or refuse unsolicited (IdP-initiated) sign-ins. Does not commit."""
+        connection.allow_idp_initiated = bool(allowed)
+        self._audit(
+            connection.organization_id,
+            "sso.idp_initiated",
+            "connection",
+            connection.integration_id,
+            allowed=bool(allowed),
+        )
+
+    def require_configured(self, connection: t.Any) -> None:
+        """Raise :class:`NotReady` unless the IdP settings are complete."""
+        if not (
+            connection.idp_entity_id and connection.idp_sso_url and connection.idp_certificates
+        ):
+            raise NotReady("Single sign-on is not configured yet for this organization.")
+
+    def start_sign_in(
+        self,
+        connection: t.Any,
+        request_id: str,
+        browser_key: str,
+        next_path: str | None,
+        lifetime: timedelta,
+    ) -> None:
+        """Remember an AuthnRequest sent for this browser. Does not commit."""
+        now = utcnow()
+        ar = self.models.authn_request
+        self.session.execute(delete(ar).where(ar.expires_at < now))
+        self.session.add(
+            ar(
+                id=request_id,
+                connection_id=connection.id,
+                browser_key=browser_key,
+                next_path=next_path,
+                expires_at=now + lifetime,
+            )
+        )
+
+    def outstanding_sign_ins(self, connection: t.Any, browser_key: str | None) -> dict[str, t.Any]:
+        """The unexpired AuthnRequests this browser started on ``connection``: ID -> next path."""
+        if not browser_key:
+            return {}
+        ar = self.models.authn_request
+        rows = self.session.execute(
+            select(ar.id, ar.next_path).where(
+                ar.connection_id == connection.id,
+                ar.browser_key == browser_key,
+                ar.expires_at > utcnow(),
+            )
+        )
+        return {request_id: next_path for request_id, next_path in rows}
+
+    def finish_sign_in(self, request_id: str) -> None:
+        """Forget an answered AuthnRequest: an ID is answered once. Does not commit."""
+        ar = self.models.authn_request
+        self.session.execute(delete(ar).where(ar.id == request_id))
+
+    def remember_assertion(self, connection: t.Any, assertion_id: str, until: datetime) -> bool:
+        """Record a used assertion ID; return ``False`` if it was used before (a replay).
+
+        An atomic insert-if-absent on a primary key, so two processes racing with
+        the same assertion cannot both win. Does not commit.
+        """
+        seen = self.models.assertion_seen
+        self.session.execute(delete(seen).where(seen.expires_at < utcnow()))
+        return bool(
+            insert_ignore(
+                self.session,
+                seen,
+                [
+                    {
+                        "connection_id": connection.id,
+                        "assertion_id": assertion_id,
+                        "expires_at": until,
+                    }
+                ],
+                seen.assertion_id,
+            )
+        )
+
+    def record_sign_in(
+        self,
+        organization: t.Any,
+        connection: t.Any,
+        account: t.Any,
+        *,
+        jit: bool,
+        idp_initiated: bool,
+        assertion_id: str,
+    ) -> None:
+        """A successful sign-in: connect the connection, audit it, send ``sso_login``."""
+        self.mark_connected(connection)
+        self._audit(
+            organization,
+            "sso.login",
+            "account",
+            account.id,
+            jit=jit,
+            idp_initiated=idp_initiated,
+            assertion_id=assertion_id,
+            integration_id=connection.integration_id,
+        )
+        self._send(signals.sso_login, organization=organization, account=account, jit=jit)
+
+    def record_refusal(self, organization: t.Any, connection: t.Any, reason: str) -> None:
+        """Audit a refused sign-in with its reason (never shown to the person). Does not commit."""
+        self._audit(
+            organization,
+            "sso.login",
+            "connection",
+            connection.integration_id,
+            outcome="failure",
+            reason=reason,
+        )
+
+    def sso_account(
+        self, organization: t.Any, email: str, display_name: str | None
+    ) -> tuple[t.Any, bool]:
+        """The account an assertion for ``email`` signs in: ``(account, joined_by_jit)``.
+
+        A member of the organization is signed in as is; anybody else goes
+        through JIT (rule 3), which raises :class:`JitRefused`. Does not commit.
+        """
+        account = self.find_account(email)
+        if account is not None and self.member_role(organization, account) is not None:
+            return account, False
+        return self.jit(organization, email, display_name), True

@@ -1,0 +1,277 @@
+"""Okta sign-in over SAML: SP-initiated start, the ACS, SP metadata.
+
+URLs (under ``OKTA_SCIM_SSO_URL_PREFIX``, default ``/users/sign-in/sso/okta``):
+``GET /<integration_id>``, ``POST /<integration_id>/acs``,
+``GET /<integration_id>/metadata``. Every public URL is built from
+``OKTA_SCIM_BASE_URL``. A failed sign-in shows a page with no details (unless
+the app is in debug mode); the reason goes to the log and the audit record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import typing as t
+import uuid
+from datetime import timedelta
+
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask.typing import ResponseReturnValue
+from flask_login import login_user
+
+from ..core.errors import JitRefused
+from ..core.redirects import safe_next_path
+from ..saml.errors import SamlError
+from ..saml.service import check_in_response_to
+from ..saml.service import login_url
+from ..saml.service import process_response
+from ..saml.service import sp_metadata
+from ..saml.settings import saml_settings
+from ..saml.settings import sp_settings
+
+logger = logging.getLogger("flask_okta_scim.sso")
+
+bp = Blueprint("okta_scim_sso", __name__, template_folder="../templates")
+
+#: The cookie that binds an SP-initiated sign-in to the browser that started it.
+COOKIE = "okta_scim_sso"
+#: Where the session records which organization's IdP vouched for it.
+SESSION_KEY = "_okta_scim_sso"
+
+
+class ConnectionUrls(t.NamedTuple):
+    sign_in: str
+    acs: str
+    metadata: str
+
+
+def urls(integration_id: str) -> ConnectionUrls:
+    """The public URLs of a connection, from ``OKTA_SCIM_BASE_URL`` (never the Host header)."""
+    settings = current_app.extensions["okta_scim"].settings
+    base = settings.url(f"{settings.sso_url_prefix}/{integration_id}")
+    return ConnectionUrls(base, f"{base}/acs", f"{base}/metadata")
+
+
+def _settings_for(connection: t.Any) -> dict[str, t.Any]:
+    u = urls(connection.integration_id)
+    return saml_settings(
+        sp_entity_id=u.metadata,
+        acs_url=u.acs,
+        idp_entity_id=connection.idp_entity_id,
+        idp_sso_url=connection.idp_sso_url,
+        certificates=list(connection.idp_certificates),
+    )
+
+
+def _browser_key(nonce: str | None) -> str | None:
+    return hashlib.sha256(nonce.encode()).hexdigest() if nonce else None
+
+
+def _error(status: int, title: str, message: str, reason: str | None = None) -> Response:
+    reference = uuid.uuid4().hex[:12]
+    if reason:
+        logger.warning("SSO sign-in refused [%s]: %s", reference, reason)
+    body = render_template(
+        "okta_scim/sso_error.html",
+        title=title,
+        message=message,
+        reference=reference,
+        debug_reason=reason if current_app.debug else None,
+    )
+    return Response(body, status=status, mimetype="text/html")
+
+
+def _not_found() -> Response:
+    return _error(
+        404,
+        "Unknown sign-in link",
+        "This single sign-on link does not exist. Check the link with your admin.",
+    )
+
+
+@bp.get("/<integration_id>")
+def sign_in(integration_id: str) -> ResponseReturnValue:
+    """SP-initiated sign-in: send the browser to Okta with an AuthnRequest."""
+    ext = current_app.extensions["okta_scim"]
+    directory = ext.directory(actor="sso")
+    connection = directory.connection_by_integration_id(integration_id)
+    if connection is None:
+        return _not_found()
+    if not (connection.idp_entity_id and connection.idp_sso_url and connection.idp_certificates):
+        return _error(
+            409,
+            "Single sign-on is not set up yet",
+            "Your organization has not finished setting up Okta sign-in. "
+            "Ask your admin to complete it.",
+        )
+    settings = ext.settings
+    u = urls(integration_id)
+    target, request_id = login_url(_settings_for(connection), u.sign_in)
+    nonce = request.cookies.get(COOKIE) or secrets.token_urlsafe(32)
+    lifetime = timedelta(seconds=settings.sso_request_lifetime)
+    with directory.atomic():
+        directory.start_sign_in(
+            connection,
+            request_id,
+            _browser_key(nonce),
+            safe_next_path(request.args.get("next")),
+            lifetime,
+        )
+    response = redirect(target)
+    secure = _cross_site_cookies_possible(settings.base_url)
+    response.set_cookie(
+        COOKIE,
+        nonce,
+        max_age=int(lifetime.total_seconds()),
+        path=urls(integration_id).acs.removeprefix(settings.base_url) or "/",
+        secure=secure,
+        httponly=True,
+        # Okta's POST to the ACS is cross-site: only SameSite=None cookies ride along.
+        samesite="None" if secure else "Lax",
+    )
+    return response
+
+
+def _cross_site_cookies_possible(base_url: str) -> bool:
+    """SameSite=None needs Secure; browsers allow Secure on https and on localhost."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    return (
+        parts.scheme == "https" or host in ("localhost", "127.0.0.1") or host.endswith(".localhost")
+    )
+
+
+@bp.post("/<integration_id>/acs")
+def acs(integration_id: str) -> ResponseReturnValue:
+    """The Assertion Consumer Service: validate, apply the policies, sign in."""
+    ext = current_app.extensions["okta_scim"]
+    directory = ext.directory(actor="sso")
+    connection = directory.connection_by_integration_id(integration_id)
+    if connection is None:
+        return _not_found()
+    organization = directory.get_organization(connection.organization_id)
+    if not (connection.idp_entity_id and connection.idp_sso_url and connection.idp_certificates):
+        return _refuse(
+            directory,
+            organization,
+            connection,
+            SamlError("single sign-on is not configured for this connection"),
+        )
+    try:
+        identity = process_response(
+            _settings_for(connection), urls(integration_id).acs, request.form
+        )
+        outstanding = directory.outstanding_sign_ins(
+            connection, _browser_key(request.cookies.get(COOKIE))
+        )
+        answered = check_in_response_to(
+            identity, set(outstanding), allow_idp_initiated=connection.allow_idp_initiated
+        )
+        if not directory.remember_assertion(
+            connection, identity.assertion_id, identity.remember_until
+        ):
+            raise SamlError(f"replayed assertion {identity.assertion_id}")
+        if answered is not None:
+            directory.finish_sign_in(answered)
+            next_path = outstanding[answered]
+        else:
+            next_path = safe_next_path(request.form.get("RelayState"))
+        account, joined = directory.sso_account(organization, identity.email, identity.display_name)
+        directory.record_sign_in(
+            organization,
+            connection,
+            account,
+            jit=joined,
+            idp_initiated=answered is None,
+            assertion_id=identity.assertion_id,
+        )
+        account_id = account.id
+        directory.session.commit()
+    except SamlError as e:
+        return _refuse(directory, organization, connection, e)
+    except JitRefused as e:
+        return _refuse(directory, organization, connection, SamlError(f"JIT refused: {e}"), jit=e)
+    except Exception:
+        directory.session.rollback()
+        raise
+
+    account = directory.session.get(ext.models.account, account_id)
+    session.clear()  # a new session: no fixation
+    login_user(account)
+    session[SESSION_KEY] = {
+        "organization_id": organization.id,
+        "integration_id": integration_id,
+        "account_id": str(account_id),
+    }
+    return redirect(next_path or "/")
+
+
+def _refuse(
+    directory: t.Any,
+    organization: t.Any,
+    connection: t.Any,
+    error: SamlError,
+    jit: JitRefused | None = None,
+) -> Response:
+    directory.session.rollback()
+    try:
+        directory.record_refusal(organization, connection, error.reason)
+        directory.session.commit()
+    except Exception:  # the audit must not turn a refusal into a crash
+        logger.exception("Could not record a refused sign-in in the audit log")
+        directory.session.rollback()
+    if jit is not None:
+        if jit.reason == JitRefused.DEACTIVATED:
+            message = (
+                "Your access to this organization was removed by its identity "
+                "provider. Ask your admin to assign you again in Okta."
+            )
+        else:
+            message = (
+                "You are not a member of this organization yet, and your email "
+                "domain is not pre-approved for it. Ask your organization's admin to "
+                "invite you or to add your domain to a team."
+            )
+        return _error(403, "Ask your admin for access", message, error.reason)
+    if error.status == 400:
+        return _error(
+            400,
+            "Sign-in failed",
+            "The sign-in message from your identity provider could not be read. "
+            "Start again from Okta.",
+            error.reason,
+        )
+    return _error(
+        403,
+        "Sign-in failed",
+        "The sign-in could not be verified. Start again from your Okta dashboard "
+        "or your organization's sign-in link.",
+        error.reason,
+    )
+
+
+@bp.get("/<integration_id>/metadata")
+def metadata(integration_id: str) -> Response:
+    """The SP metadata for Okta (entity ID = this URL)."""
+    ext = current_app.extensions["okta_scim"]
+    connection = ext.directory().connection_by_integration_id(integration_id)
+    if connection is None:
+        return _not_found()
+    u = urls(integration_id)
+    xml = sp_metadata(
+        {
+            "strict": True,
+            "sp": sp_settings(entity_id=u.metadata, acs_url=u.acs),
+            "security": {"wantAssertionsSigned": True, "wantMessagesSigned": True},
+        }
+    )
+    return Response(xml, mimetype="application/samlmetadata+xml")
