@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 from ..saml.errors import MetadataError
 from ..saml.metadata import fetch_metadata
 from ..saml.metadata import parse_metadata
-from ..saml.settings import certificate_body
+from ..saml.settings import checked_certificate
 from ..web.sso import urls
 from ._common import emit
 from ._common import explain
@@ -93,6 +93,8 @@ def configure(
             "Give exactly one of --metadata-url, --metadata-file, or --sso-url with --certificate."
         )
     settings = extension().settings
+    with unit_of_work() as directory:
+        _connection(directory, org_ref)  # fail early, before fetching anything
     try:
         if metadata_url:
             found = fetch_metadata(metadata_url, allow_private=settings.metadata_allow_private)
@@ -130,11 +132,10 @@ def configure(
 
 
 def _read_certificate(path: Path) -> str:
-    text = path.read_text()
-    body = certificate_body(text)
-    if not body or not re.fullmatch(r"[A-Za-z0-9+/=]+", body):
-        raise click.ClickException(f"{path} is not a PEM certificate.")
-    return body
+    try:
+        return checked_certificate(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        raise click.ClickException(f"{path} is not a PEM certificate.") from None
 
 
 @sso.command("idp-initiated")

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 
 from .errors import MetadataError
+from .settings import checked_certificate
 
 MAX_METADATA_BYTES = 1024 * 1024
 TIMEOUT_SECONDS = 5.0
@@ -39,6 +40,12 @@ def parse_metadata(xml: str | bytes) -> IdpMetadata:
     if not certs and idp.get("x509cert"):
         certs = [idp["x509cert"]]
     sso = (idp.get("singleSignOnService") or {}).get("url")
+    try:
+        certs = [checked_certificate(cert) for cert in certs]
+    except ValueError:
+        raise MetadataError(
+            "The IdP metadata has a signing certificate that cannot be read."
+        ) from None
     if not idp.get("entityId") or not sso or not certs:
         raise MetadataError(
             "The IdP metadata needs an entityID, an HTTP-Redirect SingleSignOnService "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typing as t
 
+import xmlsec
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 #: Okta's default Name ID format; we send no NameIDPolicy, so any format works.
 NAMEID_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
@@ -18,6 +20,24 @@ def certificate_body(pem: str) -> str:
         if line.strip() and not line.startswith("-----")
     ]
     return "".join(lines)
+
+
+def checked_certificate(text: str) -> str:
+    """The base64 body of ``text`` if it is an X.509 certificate; else :class:`ValueError`.
+
+    Checked by loading it with xmlsec, the library that will verify signatures
+    with it: a private key or garbage pasted by mistake is refused here.
+    """
+    body = certificate_body(text)
+    if not body:
+        raise ValueError("empty certificate")
+    try:
+        xmlsec.Key.from_memory(
+            OneLogin_Saml2_Utils.format_cert(body), xmlsec.constants.KeyDataFormatCertPem
+        )
+    except Exception:
+        raise ValueError("not an X.509 certificate in PEM form") from None
+    return body
 
 
 def sp_settings(*, entity_id: str, acs_url: str) -> dict[str, t.Any]:
