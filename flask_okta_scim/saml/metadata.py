@@ -98,5 +98,8 @@ def fetch_metadata(
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: t.Any, **kwargs: t.Any) -> None:
+    def redirect_request(
+        self, req: t.Any, fp: t.Any, code: int, msg: str, headers: t.Any, newurl: str
+    ) -> None:
+        fp.close()
         raise MetadataError("The metadata URL redirects; give the final URL.")
