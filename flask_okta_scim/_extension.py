@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import typing as t
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from .sqla.directory import Directory
 from .sqla.models import Models
 from .sqla.models import define_models
 from .web.scim_guard import RateLimiter
+from .web.sso import cross_site_cookies_possible
+
+logger = logging.getLogger("flask_okta_scim")
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,12 @@ class OktaSCIM:
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
         settings = load_settings(app.config)
+        if not cross_site_cookies_possible(settings.base_url):
+            logger.warning(
+                "OKTA_SCIM_BASE_URL %s is not https: browsers will not send the sign-in "
+                "cookie with Okta's cross-site POST, so SP-initiated sign-in will fail.",
+                settings.base_url,
+            )
         self._state[app] = _State(
             settings=settings,
             scim_rate_limiter=RateLimiter(settings.rate_limit, settings.rate_limit_storage),

@@ -227,4 +227,16 @@ def test_the_binding_cookie_survives_a_cross_site_post(app, acme):
     r = app.test_client().get(f"{BASE_URL}/users/sign-in/sso/okta/{acme[1]}")
     cookie = r.headers["Set-Cookie"]
     assert "SameSite=None" in cookie and "Secure" in cookie and "HttpOnly" in cookie
-    assert f"Path=/users/sign-in/sso/okta/{acme[1]}/acs" in cookie
+    # the connection's path: the ACS and later sign-ins (other tabs) see it, nothing else
+    assert f"Path=/users/sign-in/sso/okta/{acme[1]};" in cookie + ";"
+
+
+def test_two_tabs_share_one_browser_binding(app, acme):
+    client = app.test_client()
+    first = start_login(client, acme[1], next="/first")
+    second = start_login(client, acme[1], next="/second")
+    r = post_acs(
+        client, acme[1], IDP.for_connection(acme[1], "tab@acme.example", in_response_to=first)
+    )
+    assert r.status_code == 302 and r.headers["Location"] == "/first"
+    assert second != first

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import typing as t
@@ -131,6 +132,12 @@ def configure(
     )
 
 
+def _fingerprint(body: str) -> str:
+    """The SHA-256 fingerprint of a certificate, as Okta shows it (``AB:CD:...``)."""
+    digest = hashlib.sha256(base64.b64decode(body)).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
 def _read_certificate(path: Path) -> str:
     try:
         return checked_certificate(path.read_text())
@@ -170,10 +177,7 @@ def show(org_ref: str) -> None:
                 "allow_idp_initiated": c.allow_idp_initiated,
                 "idp_entity_id": c.idp_entity_id,
                 "idp_sso_url": c.idp_sso_url,
-                "idp_certificates": [
-                    hashlib.sha256(cert.encode()).hexdigest()[:16]
-                    for cert in c.idp_certificates or []
-                ],
+                "idp_certificates": [_fingerprint(cert) for cert in c.idp_certificates or []],
                 "metadata_url": c.metadata_url,
                 "provisioning_enabled": c.provisioning_enabled,
             }

@@ -116,15 +116,25 @@ def process_response(
         xml = auth.get_last_response_xml()
     except Exception as e:
         raise SamlError(f"unreadable assertion: {type(e).__name__}: {e}", status=400) from None
-    in_response_to = set(_scd_in_response_to(xml))
+    document = OneLogin_Saml2_XML.to_etree(xml)
+    _check_addresses(document, acs_url, settings["sp"]["entityId"])
+    in_response_to = set(
+        _attribute_values(document, "//saml:SubjectConfirmationData", "InResponseTo")
+    )
     top = auth.get_last_response_in_response_to()
     if top:
         in_response_to.add(top)
-    not_on_or_after = auth.get_last_assertion_not_on_or_after()
     now = datetime.now(timezone.utc)
+    # Remember the assertion as long as any of its validity windows lasts.
+    limits = [
+        OneLogin_Saml2_Utils.parse_SAML_to_time(value)
+        for value in _attribute_values(
+            document, "//saml:SubjectConfirmationData|//saml:Conditions", "NotOnOrAfter"
+        )
+    ]
     expires = (
-        datetime.fromtimestamp(not_on_or_after, timezone.utc)
-        if not_on_or_after
+        datetime.fromtimestamp(max(limits), timezone.utc)
+        if limits
         else now + DEFAULT_ASSERTION_LIFETIME
     )
     assertion_id = auth.get_last_assertion_id()
@@ -180,10 +190,26 @@ def _settings(settings: dict[str, t.Any]) -> OneLogin_Saml2_Settings:
     return OneLogin_Saml2_Settings(settings)
 
 
-def _scd_in_response_to(xml: t.Any) -> list[str]:
-    document = OneLogin_Saml2_XML.to_etree(xml)
-    nodes = OneLogin_Saml2_XML.query(document, "//saml:SubjectConfirmationData")
-    return [n.get("InResponseTo") for n in nodes if n.get("InResponseTo")]
+def _attribute_values(document: t.Any, xpath: str, attribute: str) -> list[str]:
+    return [n.get(attribute) for n in OneLogin_Saml2_XML.query(document, xpath) if n.get(attribute)]
+
+
+def _check_addresses(document: t.Any, acs_url: str, sp_entity_id: str) -> None:
+    """Exact addressing, stricter than python3-saml.
+
+    python3-saml accepts a missing Destination, a Destination that merely
+    starts with the ACS URL, a Recipient that contains it, and no
+    AudienceRestriction. Okta always sends all three, exactly.
+    """
+    destination = document.get("Destination")
+    if destination != acs_url:
+        raise SamlError(f"Destination {destination!r} is not this ACS")
+    recipients = _attribute_values(document, "//saml:SubjectConfirmationData", "Recipient")
+    if not recipients or any(r != acs_url for r in recipients):
+        raise SamlError(f"Recipient {recipients!r} is not this ACS")
+    audiences = [n.text for n in OneLogin_Saml2_XML.query(document, "//saml:Audience")]
+    if sp_entity_id not in audiences:
+        raise SamlError(f"Audience {audiences!r} does not name this service provider")
 
 
 def _email(name_id: str, attributes: Mapping[str, list[str]]) -> str:

@@ -125,12 +125,14 @@ def sign_in(integration_id: str) -> ResponseReturnValue:
             lifetime,
         )
     response = redirect(target)
-    secure = _cross_site_cookies_possible(settings.base_url)
+    secure = cross_site_cookies_possible(settings.base_url)
     response.set_cookie(
         COOKIE,
         nonce,
         max_age=int(lifetime.total_seconds()),
-        path=urls(integration_id).acs.removeprefix(settings.base_url) or "/",
+        # The connection's own path: sent back to the ACS and to later sign-ins (so
+        # that several tabs share one browser binding), never elsewhere.
+        path=urls(integration_id).sign_in.removeprefix(settings.base_url) or "/",
         secure=secure,
         httponly=True,
         # Okta's POST to the ACS is cross-site: only SameSite=None cookies ride along.
@@ -139,7 +141,7 @@ def sign_in(integration_id: str) -> ResponseReturnValue:
     return response
 
 
-def _cross_site_cookies_possible(base_url: str) -> bool:
+def cross_site_cookies_possible(base_url: str) -> bool:
     """SameSite=None needs Secure; browsers allow Secure on https and on localhost."""
     from urllib.parse import urlsplit
 
