@@ -6,11 +6,13 @@ host finishes on any other, and a replayed assertion is caught everywhere.
 
 from __future__ import annotations
 
+import secrets
 import typing as t
 from datetime import datetime
 from datetime import timedelta
 
 from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import select
 
 from .. import signals
@@ -130,7 +132,8 @@ class SsoOperations(DirectoryBase):
         the same assertion cannot both win. Does not commit.
         """
         seen = self.models.assertion_seen
-        self.session.execute(delete(seen).where(seen.expires_at < utcnow()))
+        if secrets.randbelow(32) == 0:  # now and then, not on every sign-in
+            self.session.execute(delete(seen).where(seen.expires_at < utcnow()))
         return bool(
             insert_ignore(
                 self.session,
@@ -189,7 +192,25 @@ class SsoOperations(DirectoryBase):
         A member of the organization is signed in as is; anybody else goes
         through JIT (rule 3), which raises :class:`JitRefused`. Does not commit.
         """
-        account = self.find_account(email)
-        if account is not None and self.member_role(organization, account) is not None:
-            return account, False
+        a, m = self.models.account, self.models.membership
+        found = self.session.execute(
+            select(a, m.role)
+            .outerjoin(m, (m.account_id == a.id) & (m.organization_id == organization.id))
+            .where(func.lower(a.email) == func.lower(email))
+        ).first()
+        if found is not None and found[1] is not None:
+            return found[0], False
         return self.jit(organization, email, display_name), True
+
+    def connection_and_organization(self, integration_id: str) -> tuple[t.Any, t.Any]:
+        """The connection with this Integration ID and its organization, in one query.
+
+        ``(None, None)`` when there is no such connection.
+        """
+        c, o = self.models.connection, self.models.organization
+        found = self.session.execute(
+            select(c, o)
+            .join(o, o.id == c.organization_id)
+            .where(c.integration_id == integration_id)
+        ).first()
+        return (found[0], found[1]) if found is not None else (None, None)

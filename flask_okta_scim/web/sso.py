@@ -157,10 +157,9 @@ def acs(integration_id: str) -> ResponseReturnValue:
     """The Assertion Consumer Service: validate, apply the policies, sign in."""
     ext = current_app.extensions["okta_scim"]
     directory = ext.directory(actor="sso")
-    connection = directory.connection_by_integration_id(integration_id)
+    connection, organization = directory.connection_and_organization(integration_id)
     if connection is None:
         return _not_found()
-    organization = directory.get_organization(connection.organization_id)
     if not (connection.idp_entity_id and connection.idp_sso_url and connection.idp_certificates):
         return _refuse(
             directory,
@@ -172,8 +171,10 @@ def acs(integration_id: str) -> ResponseReturnValue:
         identity = process_response(
             _settings_for(connection), urls(integration_id).acs, request.form
         )
-        outstanding = directory.outstanding_sign_ins(
-            connection, _browser_key(request.cookies.get(COOKIE))
+        outstanding = (
+            directory.outstanding_sign_ins(connection, _browser_key(request.cookies.get(COOKIE)))
+            if identity.in_response_to
+            else {}
         )
         answered = check_in_response_to(
             identity, set(outstanding), allow_idp_initiated=connection.allow_idp_initiated
