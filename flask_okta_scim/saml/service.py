@@ -125,6 +125,10 @@ def process_response(
     if top:
         in_response_to.add(top)
     now = datetime.now(timezone.utc)
+    if not _attribute_values(document, "//saml:SubjectConfirmationData", "NotOnOrAfter"):
+        # SAML Profiles §4.1.4.2 requires it; without it an assertion never expires and
+        # no replay cache could remember it long enough.
+        raise SamlError("the bearer SubjectConfirmationData has no NotOnOrAfter")
     # Remember the assertion as long as any of its validity windows lasts.
     limits = [
         OneLogin_Saml2_Utils.parse_SAML_to_time(value)
