@@ -1,4 +1,4 @@
-"""``flask okta-scim sso``: connect, configure (metadata link, file, by hand), show, IdP-initiated."""
+"""``flask okta-scim sso``: connect, configure (metadata link, file, by hand), show, switches."""
 
 from __future__ import annotations
 
@@ -174,7 +174,7 @@ def test_metadata_with_a_doctype_is_refused(app, org, tmp_path):
 class _Metadata(http.server.BaseHTTPRequestHandler):
     body = METADATA.encode()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path == "/redirect":
             self.send_response(302)
             self.send_header("Location", "/metadata")
