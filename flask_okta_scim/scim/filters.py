@@ -123,6 +123,7 @@ def parse_filter(text: str, attributes: AttributeMap) -> Node:
         raise InvalidFilter("The filter is empty.")
     if len(text) > MAX_FILTER_LENGTH:
         raise InvalidFilter(f"The filter is longer than {MAX_FILTER_LENGTH} characters.")
+    _check_complexity(text)
     try:
         tokens = list(SCIMLexer().tokenize(text))
         tree = SCIMParser().parse(iter(tokens))
@@ -139,6 +140,35 @@ def parse_filter(text: str, attributes: AttributeMap) -> Node:
         elif token.type == "COMP_VALUE":
             values.append(str(token.value))
     return _Converter(attributes, values).node(tree)
+
+
+#: Parentheses and brackets may nest this deep; more is refused (and would exhaust parsers).
+MAX_NESTING = 16
+#: A filter may compare this many times at most.
+MAX_COMPARISONS = 64
+
+
+def _check_complexity(text: str) -> None:
+    if "\x00" in text:
+        raise InvalidFilter("The filter contains a NUL character.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidFilter("The filter is not valid Unicode.") from None
+    depth = deepest = 0
+    for char in text:
+        if char in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        raise InvalidFilter(f"The filter nests deeper than {MAX_NESTING} levels.")
+    comparisons = sum(
+        1 for word in text.replace("(", " ").replace(")", " ").split() if word.lower() in OPERATORS
+    )
+    if comparisons > MAX_COMPARISONS:
+        raise InvalidFilter(f"The filter has more than {MAX_COMPARISONS} comparisons.")
 
 
 class _Converter:

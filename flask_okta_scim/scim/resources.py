@@ -89,6 +89,45 @@ class GroupInput:
     member_ids: list[str] | None  # None when the body has no "members"
 
 
+#: The deepest JSON nesting a request body may have.
+MAX_JSON_DEPTH = 32
+
+
+def check_json(value: t.Any, depth: int = 0) -> None:
+    """Refuse JSON that no database column or later answer could hold.
+
+    Raises :class:`InvalidSyntax` for nesting deeper than :data:`MAX_JSON_DEPTH`
+    and :class:`InvalidValue` for strings with NUL characters or unpaired
+    surrogates (``"\ud800"``), which PostgreSQL and UTF-8 cannot store.
+    """
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidSyntax(f"The body is nested deeper than {MAX_JSON_DEPTH} levels.")
+    if isinstance(value, str):
+        check_text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key)
+            check_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_json(item, depth + 1)
+
+
+def check_text(value: str) -> None:
+    """:class:`InvalidValue` unless ``value`` can be stored: no NUL, valid UTF-8."""
+    if "\x00" in value:
+        raise InvalidValue("Strings must not contain NUL characters.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValue("Strings must be valid Unicode (no unpaired surrogates).") from None
+
+
+def _limit(value: t.Any, name: str, size: int) -> None:
+    if isinstance(value, str) and len(value) > size:
+        raise InvalidValue(f"{name} must be at most {size} characters.")
+
+
 def as_bool(value: t.Any, name: str) -> bool:
     """A JSON boolean, or Entra's ``"True"``/``"false"`` strings; anything else is refused."""
     if isinstance(value, bool):
@@ -148,6 +187,8 @@ def parse_user(body: t.Any) -> UserInput:
     display_name = attributes.get("displayName")
     if display_name is not None and not isinstance(display_name, str):
         raise InvalidValue("displayName must be a string.")
+    _limit(display_name, "displayName", 512)
+    _limit(external_id, "externalId", 512)
     _check_multi_valued(attributes)
     if ENTERPRISE_USER in attributes and not isinstance(attributes[ENTERPRISE_USER], dict):
         raise InvalidValue("The enterprise extension must be an object.")
@@ -271,6 +312,8 @@ def parse_group(body: t.Any) -> GroupInput:
     external_id = data.get("externalId")
     if external_id is not None and not isinstance(external_id, str):
         raise InvalidValue("externalId must be a string.")
+    _limit(external_id, "externalId", 512)
+    _limit(name.strip(), "displayName", 200)
     members = data.get("members")
     return GroupInput(
         display_name=name.strip(),

@@ -163,7 +163,9 @@ class ScimStore:
             raise errors.Uniqueness(e.message) from None
 
     def _identity(self, scim_id: str, if_match: str | None = None) -> t.Any:
-        identity = self.directory.get_identity(self.organization, scim_id)
+        identity = (
+            self.directory.get_identity(self.organization, scim_id) if _plausible(scim_id) else None
+        )
         if identity is None or identity.deleted_at is not None:
             raise errors.NotFound(f"No user {scim_id!r}.")
         _check_version(identity.version, if_match)
@@ -317,6 +319,8 @@ class ScimStore:
         self.directory.delete_team(team)
 
     def _group(self, scim_id: str, if_match: str | None = None) -> tuple[t.Any, t.Any]:
+        if not _plausible(scim_id):
+            raise errors.NotFound(f"No group {scim_id!r}.")
         group, team = self.models.group, self.models.team
         row = self.session.execute(
             select(group, team)
@@ -368,7 +372,7 @@ class ScimStore:
         """
         ident = self.models.identity
         found: dict[str, t.Any] = {}
-        for batch in chunks(list(dict.fromkeys(scim_ids))):
+        for batch in chunks([i for i in dict.fromkeys(scim_ids) if _plausible(i)]):
             found.update(
                 (row.id, row)
                 for row in self.session.scalars(
@@ -408,9 +412,14 @@ class ScimStore:
         return int(self.session.scalar(count_query) or 0)
 
     def _page(self, start: int, count: int | None) -> tuple[int, int]:
-        start = max(start, 1)
+        start = min(max(start, 1), 2**31 - 1)  # beyond any result, within OFFSET's range
         count = self.max_results if count is None else max(0, min(count, self.max_results))
         return start, count
+
+
+def _plausible(scim_id: str) -> bool:
+    """Whether ``scim_id`` could be an id of ours; others are not looked up at all."""
+    return 0 < len(scim_id) <= 64 and scim_id.isprintable()
 
 
 def _check_version(version: int, if_match: str | None) -> None:

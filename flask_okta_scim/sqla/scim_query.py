@@ -155,12 +155,14 @@ def _exact_substring(column: t.Any, op: str, value: str) -> ColumnElement[bool]:
 def _datetime(value: t.Any, attribute: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidFilter(f"{attribute} must be compared with an RFC 3339 date-time.") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    # SQLite stores UTC wall-clock strings: compare in UTC everywhere.
-    return parsed.astimezone(timezone.utc)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        # SQLite stores UTC wall-clock strings: compare in UTC everywhere.
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise InvalidFilter(
+            f"{attribute} must be compared with an RFC 3339 date-time within years 1-9999."
+        ) from None
 
 
 def _user_operand(node: Compare, models: Models) -> tuple[t.Any, str, bool]:

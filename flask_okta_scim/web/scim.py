@@ -8,7 +8,9 @@ traceback. Each request is one unit of work: it commits whole or not at all.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import typing as t
 
 from flask import Blueprint
@@ -24,6 +26,7 @@ from ..scim import discovery
 from ..scim import errors
 from ..scim.constants import CONTENT_TYPE
 from ..scim.constants import USER
+from ..scim.resources import check_json
 from ..scim.resources import project
 from ..sqla.scim import ScimStore
 from .scim_guard import bearer_token
@@ -72,10 +75,31 @@ def _limit_body() -> None:
 
 
 def _json_body() -> t.Any:
-    body = request.get_json(force=True, silent=True)
-    if body is None:
-        raise errors.InvalidSyntax("The request body must be JSON (application/scim+json).")
+    """The request body as strict JSON (no NaN or Infinity), checked by :func:`check_json`."""
+    raw = request.get_data(cache=True)  # honours max_content_length: 413 beyond it
+    try:
+        body = json.loads(
+            raw.decode("utf-8"), parse_constant=_no_constants, parse_float=_finite_float
+        )
+    except RecursionError:
+        raise errors.InvalidSyntax("The request body is nested too deeply.") from None
+    except (ValueError, UnicodeDecodeError):
+        raise errors.InvalidSyntax(
+            "The request body must be JSON (application/scim+json)."
+        ) from None
+    check_json(body)
     return body
+
+
+def _no_constants(name: str) -> t.NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: JSON allows it, no database stores it
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def _int_arg(name: str, default: int | None) -> int | None:
