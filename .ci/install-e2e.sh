@@ -6,7 +6,8 @@
 # (no `apt-get update`), so it is cheap to call on every CI run. Needs root (or sudo).
 set -euo pipefail
 
-PACKAGES=(simplesamlphp php-cli php-xml chromium)
+# openssl makes the IdP's test key (usually present already, via ca-certificates).
+PACKAGES=(simplesamlphp php-cli php-xml chromium openssl)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

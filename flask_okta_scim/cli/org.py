@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from ..scim.resources import timestamp
 from ._common import emit
 from ._common import explain
 from ._common import public_id
@@ -113,7 +114,7 @@ def audit(org_ref: str, limit: int) -> None:
         emit(
             [
                 {
-                    "at": row.created_at.isoformat(),
+                    "at": timestamp(row.created_at),
                     "actor": row.actor,
                     "action": row.action,
                     "target": f"{row.target_type}:{row.target_id}" if row.target_type else None,

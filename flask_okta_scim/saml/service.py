@@ -14,7 +14,10 @@ from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
+from urllib.parse import parse_qsl
+from urllib.parse import urlencode
 from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
@@ -82,7 +85,10 @@ def login_url(settings: dict[str, t.Any], sign_in_url: str) -> tuple[str, str]:
     """
     auth = OneLogin_Saml2_Auth(request_data(sign_in_url), old_settings=_settings(settings))
     url = auth.login(return_to="", set_nameid_policy=False)
-    return url, auth.get_last_request_id()
+    # python3-saml always adds a RelayState parameter; ours would be empty: drop it.
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "RelayState"]
+    return urlunsplit(parts._replace(query=urlencode(query))), auth.get_last_request_id()
 
 
 def process_response(

@@ -1,0 +1,726 @@
+"""SAML sign-in end to end: a real IdP (SimpleSAMLphp), a real browser (Chromium), a real server.
+
+The sample app runs with ``flask run`` on a SQLite file and is set up the way an operator
+does it, through the ``flask okta-scim`` command line: an organization, a team that
+pre-approves ``example.com``, an Okta connection whose SP values are registered at the
+IdP, and the IdP's metadata URL. Headless Chromium (Debian's, driven by Playwright) then
+signs people in:
+
+- SP-initiated, from the app's sign-in URL with ``?next=/me``, through SimpleSAMLphp's
+  login form and its auto-posting page back to the ACS — including as Chromium behaves
+  once a person has spent more than two minutes at the IdP (cookies without
+  ``SameSite=None`` are no longer sent on the cross-site POST, ``reference/saml.md`` §4.4);
+- IdP-initiated, from SimpleSAMLphp's unsolicited-response URL (as an Okta dashboard tile);
+- SP-initiated in two tabs at once, each landing on its own ``next``;
+- IdP-initiated with a RelayState, followed only when it is a path on the app, and
+  refused once the organization turns IdP-initiated sign-in off;
+- a person whose email domain no team pre-approves, who gets a 403 page and no session;
+- refusals: a browser that lost the cookie binding its request, a replayed Response.
+
+Before those, two checks of the set-up: SimpleSAMLphp serves its metadata and Chromium
+reaches its login form; the app's SP metadata agrees with ``sso show``.
+
+The app is at ``http://sp.localhost:<port>``, the IdP at ``http://idp.localhost:<port>``:
+distinct host names make the POST to the ACS cross-site, as Okta's is; Chromium maps both
+names to 127.0.0.1, and both servers listen on 127.0.0.1 only.
+
+Needs ``php``, SimpleSAMLphp and Chromium from Debian (``.ci/install-e2e.sh``) and the
+``playwright`` package (which is never asked to download a browser). Each test skips,
+saying what is missing, when they are absent — or fails under
+``OKTA_SCIM_REQUIRE_SERVICES=1``. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import typing as t
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import service_missing
+from tests.e2e import simplesamlphp
+from tests.e2e.simplesamlphp import IdpUser
+from tests.e2e.simplesamlphp import SimpleSAMLphp
+from tests.e2e.simplesamlphp import free_port
+
+if t.TYPE_CHECKING:
+    from playwright.sync_api import Browser
+    from playwright.sync_api import BrowserContext
+    from playwright.sync_api import Page
+    from playwright.sync_api import Response
+
+ROOT = Path(__file__).resolve().parent.parent
+SP_HOST = "sp.localhost"
+IDP_HOST = "idp.localhost"
+CHROMIUM = os.environ.get("OKTA_SCIM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    f"--host-resolver-rules=MAP {IDP_HOST} 127.0.0.1,MAP {SP_HOST} 127.0.0.1",
+]
+#: Seconds: one CLI command, the app's start, one HTTP request; milliseconds for the browser.
+COMMAND_TIMEOUT = 60
+START_TIMEOUT = 30
+STOP_TIMEOUT = 10
+REQUEST_TIMEOUT = 20
+BROWSER_TIMEOUT_MS = 20_000
+
+# One app and one organization serve the whole module; each test signs in people of its
+# own (or asserts only what holds whatever ran before), so that tests do not depend on
+# one another or on their order.
+ADA = IdpUser("ada", "secret", "ada@example.com", "Ada", "Lovelace")
+GRACE = IdpUser("grace", "secret", "grace@example.com", "Grace", "Hopper")
+ALAN = IdpUser("alan", "secret", "alan@example.com", "Alan", "Turing")
+BARBARA = IdpUser("barbara", "secret", "barbara@example.com", "Barbara", "Liskov")
+MALLORY = IdpUser("mallory", "secret", "mallory@evil.example", "Mallory", "Evil")
+IDP_USERS = [ADA, GRACE, ALAN, BARBARA, MALLORY]
+ORGANIZATION = "Acme"
+TEAM = "Engineering"
+DOMAIN = "example.com"
+
+
+# -- the IdP and the browser (one of each per module) -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleSAMLphp]:
+    reason = simplesamlphp.unavailable()
+    if reason is not None:
+        service_missing(reason)
+    with SimpleSAMLphp(tmp_path_factory.mktemp("simplesamlphp"), IDP_USERS) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        service_missing("playwright is not installed (pip install playwright; no browser download)")
+    if not os.access(CHROMIUM, os.X_OK):
+        service_missing(
+            f"Chromium is not installed at {CHROMIUM}; install it with .ci/install-e2e.sh"
+        )
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=60_000
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh browser profile: no cookies."""
+    ctx = browser.new_context()
+    ctx.set_default_timeout(BROWSER_TIMEOUT_MS)
+    ctx.set_default_navigation_timeout(BROWSER_TIMEOUT_MS)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+# -- the app, as an operator runs and sets it up -------------------------------------------------
+
+
+class PortTaken(RuntimeError):
+    """The server could not listen: another program took the port."""
+
+
+@dataclass
+class SampleApp:
+    """The sample app served by ``flask run``, and its command line, on one SQLite file."""
+
+    tmp_path: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.log = self.tmp_path / "flask-run.log"
+        self._log_start = 0
+        self._configure()
+
+    def _configure(self) -> None:
+        self.base_url = f"http://{SP_HOST}:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
+        env.update(
+            {
+                "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{self.tmp_path / 'app.sqlite'}",
+                "FLASK_OKTA_SCIM_BASE_URL": self.base_url,
+                "FLASK_OKTA_SCIM_METADATA_ALLOW_PRIVATE": "true",
+                "FLASK_SECRET_KEY": "saml e2e secret",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        self.env = env
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "sample_app", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+
+    def ok(self, *args: str) -> str:
+        """Run a command that must succeed; its stdout, stripped."""
+        done = self.run(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        return done.stdout.strip()
+
+    def cli(self, *args: str) -> str:
+        return self.ok("okta-scim", *args)
+
+    def cli_json(self, *args: str) -> t.Any:
+        return json.loads(self.cli(*args))
+
+    def start(self) -> None:
+        """``flask run``; wait (bounded) until it listens. A taken port is replaced (twice)."""
+        for attempt in range(3):
+            try:
+                self._spawn()
+                self._wait_until_ready()
+                return
+            except PortTaken:
+                self.stop()
+                if attempt == 2:
+                    raise
+                self.port = free_port()
+                self._configure()
+            except BaseException:
+                self.stop()
+                raise
+
+    def _spawn(self) -> None:
+        self._log_start = self.log.stat().st_size if self.log.exists() else 0
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "flask",
+                    "--app",
+                    "sample_app",
+                    "run",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--no-reload",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def _output(self) -> str:
+        with open(self.log, "rb") as f:
+            f.seek(self._log_start)
+            return f.read().decode(errors="replace")
+
+    def _wait_until_ready(self) -> None:
+        # Ready once *this* process says it listens (another program may hold the port
+        # and answer) and /me answers.
+        assert self.process is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                output = self._output()
+                if "in use by another program" in output or "Address already in use" in output:
+                    raise PortTaken(output)
+                raise RuntimeError(
+                    f"flask run exited with {self.process.returncode}:\n{self.logs()}"
+                )
+            if f"Running on http://127.0.0.1:{self.port}" not in self._output():
+                time.sleep(0.1)
+                continue
+            try:
+                status, _ = self.fetch("/me", timeout=2)
+            except OSError:
+                time.sleep(0.1)
+                continue
+            if status in (200, 401):
+                return
+            raise RuntimeError(f"/me answered {status} at start:\n{self.logs()}")
+        raise RuntimeError(f"flask run did not answer within {START_TIMEOUT}s:\n{self.logs()}")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                process.wait(timeout=STOP_TIMEOUT)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+
+    def fetch(self, url_or_path: str, timeout: float = REQUEST_TIMEOUT) -> tuple[int, bytes]:
+        """GET from the app by address, with ``Host: sp.localhost:<port>`` as a browser sends."""
+        path = url_or_path
+        if "://" in url_or_path:
+            parts = urllib.parse.urlsplit(url_or_path)
+            assert parts.netloc == f"{SP_HOST}:{self.port}", url_or_path
+            path = urllib.parse.urlunsplit(("", "", parts.path, parts.query, ""))
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", headers={"Host": f"{SP_HOST}:{self.port}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as e:
+            with e:
+                return e.code, e.read()
+
+    def logs(self, limit: int = 6000) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # werkzeug's colours
+        return f"--- flask run (last {limit} characters)\n{text[-limit:]}"
+
+
+@dataclass
+class Tenant:
+    """The organization set up for single sign-on: ids from the CLI and ``sso show``."""
+
+    org_id: str
+    team_id: str
+    sso: dict[str, t.Any]
+
+    @property
+    def integration_id(self) -> str:
+        return t.cast(str, self.sso["integration_id"])
+
+
+@pytest.fixture(scope="module")
+def app_server(
+    idp: SimpleSAMLphp, browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SampleApp]:
+    """The app on a new SQLite file (started after the IdP and the browser: no start for a skip)."""
+    server = SampleApp(tmp_path_factory.mktemp("sample_app"))
+    server.ok("init-db")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def tenant(app_server: SampleApp, idp: SimpleSAMLphp) -> Tenant:
+    """Acme: a team pre-approving example.com, connected to SimpleSAMLphp as an admin would."""
+    cli = app_server.cli
+    org_id = cli("org", "create", ORGANIZATION)
+    team_id = cli("team", "create", org_id, TEAM)
+    cli("team", "add-domain", org_id, team_id, DOMAIN)
+    integration_id = cli("sso", "connect", org_id)
+    sso = app_server.cli_json("sso", "show", org_id)
+    assert sso["integration_id"] == integration_id, sso
+    # Okta's side of the setup: the app's ACS URL and entity ID ("Audience URI").
+    idp.add_sp(sso["sp_entity_id"], sso["acs_url"])
+    cli("sso", "configure", org_id, "--metadata-url", idp.metadata_url_for_this_machine())
+    sso = app_server.cli_json("sso", "show", org_id)
+    assert sso["status"] == "configured", sso
+    return Tenant(org_id, team_id, sso)
+
+
+# -- browser helpers -----------------------------------------------------------------------------
+
+
+class Trail:
+    """The main frame's navigations (method, URL, status), for assertions and failure messages."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.steps: list[tuple[str, str, int]] = []
+        page.on("response", self._record)
+
+    def _record(self, response: Response) -> None:
+        request = response.request
+        if request.is_navigation_request() and request.frame == self.page.main_frame:
+            self.steps.append((request.method, response.url, response.status))
+
+    def __str__(self) -> str:
+        return "\n".join(f"  {m} {u} -> {s}" for m, u, s in self.steps) or "  (none)"
+
+
+def explain(app: SampleApp, idp: SimpleSAMLphp, *trails: Trail) -> str:
+    """What a failure message needs: each tab's navigations, the servers' logs."""
+    tabs = "".join(f"navigations (tab {i + 1}):\n{trail}\n" for i, trail in enumerate(trails))
+    return f"{tabs}{app.logs()}\n{idp.logs()}"
+
+
+def sign_in_at_idp(
+    page: Page, idp: SimpleSAMLphp, user: IdpUser, acs_url: str, why: Callable[[], str]
+) -> Response:
+    """Fill in SimpleSAMLphp's login form; its page then posts to the ACS: that response."""
+    try:
+        page.wait_for_selector("#username")
+    except Exception as e:
+        raise AssertionError(f"no IdP login form at {page.url}: {e}\n{why()}") from e
+    assert page.url.startswith(idp.base_url), f"not at the IdP: {page.url}\n{why()}"
+    page.fill("#username", user.username)
+    page.fill("#password", user.password)
+    try:
+        with page.expect_response(
+            lambda r: r.url == acs_url and r.request.method == "POST"
+        ) as acs_response:
+            page.click("#submit_button")
+    except Exception as e:
+        raise AssertionError(f"the IdP did not post to the ACS {acs_url}: {e}\n{why()}") from e
+    return acs_response.value
+
+
+def wait_for_url(page: Page, url: str, why: Callable[[], str]) -> None:
+    try:
+        page.wait_for_url(url)
+    except Exception as e:
+        raise AssertionError(f"did not arrive at {url} (at {page.url}): {e}\n{why()}") from e
+
+
+def get_me(page: Page, app: SampleApp) -> tuple[int, t.Any]:
+    """``/me`` in the browser (its cookies): ``(status, JSON)``."""
+    response = page.goto(app.url("/me"))
+    assert response is not None
+    return response.status, response.json()
+
+
+def app_cookies(context: BrowserContext) -> list[t.Any]:
+    """Every cookie the browser holds for the app's host, whatever its path."""
+    return [c for c in context.cookies() if c.get("domain", "").lstrip(".") == SP_HOST]
+
+
+def expire_lax_grace(context: BrowserContext, *, also_none: bool = False) -> list[str]:
+    """Make the app's cookies behave as in Chromium after two minutes at the IdP.
+
+    Chromium sends a cookie set without ``SameSite`` on a cross-site top-level POST only
+    within two minutes of setting it ("Lax+POST"); afterwards, and always for an explicit
+    ``SameSite=Lax``, it is left out. Re-setting every app cookie that is not
+    ``SameSite=None`` as explicitly ``Lax`` reproduces the slow person without waiting.
+    ``also_none`` downgrades the ``SameSite=None`` ones too (a browser that drops them).
+    Returns the names of the cookies changed.
+    """
+    cookies = app_cookies(context)
+    changed = [c for c in cookies if also_none or c.get("sameSite") != "None"]
+    if changed:
+        context.clear_cookies(domain=SP_HOST)
+        context.add_cookies([{**c, "sameSite": "Lax"} if c in changed else c for c in cookies])
+    return [c["name"] for c in changed]
+
+
+def user_show(app: SampleApp, email: str) -> t.Any:
+    return app.cli_json("user", "show", email)
+
+
+def assert_jit_member(app: SampleApp, tenant: Tenant, email: str) -> None:
+    account = user_show(app, email)
+    assert account is not None and account["email"] == email, account
+    orgs = {str(o["id"]): o for o in account["organizations"]}
+    assert tenant.org_id in orgs, account
+    assert orgs[tenant.org_id]["name"] == ORGANIZATION
+    teams = {str(team["id"]): team["name"] for team in orgs[tenant.org_id]["teams"]}
+    assert teams == {tenant.team_id: TEAM}, account
+
+
+def assert_signed_in_through_sso(page: Page, app: SampleApp, tenant: Tenant, email: str) -> None:
+    status, me = get_me(page, app)
+    assert status == 200, me
+    assert me["email"] == email, me
+    assert me["sso_organization"] is not None, me
+    assert str(me["sso_organization"]["id"]) == tenant.org_id, me
+    assert me["sso_organization"]["name"] == ORGANIZATION, me
+
+
+# -- the harness itself --------------------------------------------------------------------------
+
+
+def test_idp_serves_metadata_and_login_form(idp: SimpleSAMLphp, context: BrowserContext) -> None:
+    """SimpleSAMLphp answers with signed-IdP metadata, and Chromium reaches its login form."""
+    status, metadata = idp.fetch("saml2/idp/metadata.php")
+    assert status == 200, metadata
+    assert idp.entity_id.encode() in metadata
+    assert b"<ds:X509Certificate>" in metadata
+    assert f'Location="{idp.sso_url}"'.encode() in metadata
+    assert b"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress" in metadata
+
+    entity_id = "http://sp.localhost:1/harness-check"
+    idp.add_sp(entity_id, "http://sp.localhost:1/acs")
+    page = context.new_page()
+    response = page.goto(idp.idp_initiated_url(entity_id))
+    assert response is not None and response.status == 200, idp.logs()
+    assert page.url.startswith(idp.base_url + "module.php/core/loginuserpass.php"), page.url
+    page.wait_for_selector("#username")
+    page.wait_for_selector("#password")
+    page.wait_for_selector("#submit_button")
+
+
+def test_sp_metadata_matches_sso_show(app_server: SampleApp, tenant: Tenant) -> None:
+    """The metadata the admin would give Okta has the entity ID and ACS of ``sso show``."""
+    assert tenant.sso["sp_entity_id"] == tenant.sso["sp_metadata_url"]
+    base = app_server.url(f"/users/sign-in/sso/okta/{tenant.integration_id}")
+    assert tenant.sso["sign_in_url"] == base
+    assert tenant.sso["acs_url"] == base + "/acs"
+    assert tenant.sso["sp_metadata_url"] == base + "/metadata"
+    status, xml = app_server.fetch(tenant.sso["sp_metadata_url"])
+    assert status == 200, xml
+    sp = simplesamlphp.sp_from_metadata(xml)
+    assert (sp.entity_id, sp.acs_url) == (tenant.sso["sp_entity_id"], tenant.sso["acs_url"])
+
+
+# -- sign-in -------------------------------------------------------------------------------------
+
+
+def test_sp_initiated_sign_in(
+    context: BrowserContext, app_server: SampleApp, idp: SimpleSAMLphp, tenant: Tenant
+) -> None:
+    """From the app's sign-in URL to ``/me``, through the IdP's login form; JIT membership."""
+    page = context.new_page()
+    trail = Trail(page)
+
+    def why() -> str:
+        return explain(app_server, idp, trail)
+
+    page.goto(tenant.sso["sign_in_url"] + "?next=/me")
+    # HTTP-Redirect binding: the app's 302 leads to the IdP's SSO URL with a SAMLRequest.
+    assert trail.steps[:1] == [("GET", tenant.sso["sign_in_url"] + "?next=/me", 302)], why()
+    assert trail.steps[1][1].startswith(idp.sso_url + "?SAMLRequest="), why()
+    acs = sign_in_at_idp(page, idp, ADA, tenant.sso["acs_url"], why)
+    assert acs.status in (302, 303), f"ACS answered {acs.status}\n{why()}"
+    wait_for_url(page, app_server.url("/me"), why)
+    assert_signed_in_through_sso(page, app_server, tenant, ADA.email)
+    assert_jit_member(app_server, tenant, ADA.email)
+    assert app_server.cli_json("sso", "show", tenant.org_id)["status"] == "connected"
+
+
+def test_sp_initiated_sign_in_after_two_minutes_at_the_idp(
+    context: BrowserContext, app_server: SampleApp, idp: SimpleSAMLphp, tenant: Tenant
+) -> None:
+    """The request binding survives the cross-site POST once Chromium's Lax grace has passed."""
+    page = context.new_page()
+    trail = Trail(page)
+
+    def why() -> str:
+        return explain(app_server, idp, trail)
+
+    page.goto(tenant.sso["sign_in_url"] + "?next=/me")
+    page.wait_for_selector("#username")
+    assert app_cookies(context), "the sign-in set no cookie to bind the request to the browser"
+    expire_lax_grace(context)
+    acs = sign_in_at_idp(page, idp, GRACE, tenant.sso["acs_url"], why)
+    assert acs.status in (302, 303), f"ACS answered {acs.status}: {acs.text()[:500]}\n{why()}"
+    wait_for_url(page, app_server.url("/me"), why)
+    assert_signed_in_through_sso(page, app_server, tenant, GRACE.email)
+
+
+def test_sp_initiated_sign_ins_in_two_tabs(
+    context: BrowserContext, app_server: SampleApp, idp: SimpleSAMLphp, tenant: Tenant
+) -> None:
+    """Two sign-ins started in two tabs both complete, each to its own ``next``."""
+    first, second = context.new_page(), context.new_page()
+    trails = [Trail(first), Trail(second)]
+
+    def why() -> str:
+        return explain(app_server, idp, *trails)
+
+    first.goto(tenant.sso["sign_in_url"] + "?next=/me")
+    second.goto(tenant.sso["sign_in_url"] + "?next=/")
+    acs = sign_in_at_idp(second, idp, ADA, tenant.sso["acs_url"], why)
+    assert acs.status in (302, 303), f"ACS answered {acs.status}\n{why()}"
+    wait_for_url(second, app_server.url("/"), why)
+    acs = sign_in_at_idp(first, idp, ADA, tenant.sso["acs_url"], why)
+    assert acs.status in (302, 303), f"ACS answered {acs.status}\n{why()}"
+    wait_for_url(first, app_server.url("/me"), why)
+    assert_signed_in_through_sso(first, app_server, tenant, ADA.email)
+
+
+def test_idp_initiated_sign_in(
+    context: BrowserContext, app_server: SampleApp, idp: SimpleSAMLphp, tenant: Tenant
+) -> None:
+    """An unsolicited Response (an Okta dashboard tile) signs the person in and lands on ``/``."""
+    page = context.new_page()
+    trail = Trail(page)
+
+    def why() -> str:
+        return explain(app_server, idp, trail)
+
+    page.goto(idp.idp_initiated_url(tenant.sso["sp_entity_id"]))
+    acs = sign_in_at_idp(page, idp, ALAN, tenant.sso["acs_url"], why)
+    assert acs.status in (302, 303), f"ACS answered {acs.status}\n{why()}"
+    wait_for_url(page, app_server.url("/"), why)
+    assert_signed_in_through_sso(page, app_server, tenant, ALAN.email)
+    assert_jit_member(app_server, tenant, ALAN.email)
+
+
+def test_idp_initiated_sign_in_refused_when_turned_off(
+    context: BrowserContext, app_server: SampleApp, idp: SimpleSAMLphp, tenant: Tenant
+) -> None:
+    """With ``sso idp-initiated ORG off`` an unsolicited Response gives no session."""
+    page = context.new_page()
+    trail = Trail(page)
+
+    def why() -> str:
+        return explain(app_server, idp, trail)
+
+    app_server.cli("sso", "idp-initiated", tenant.org_id, "off")
+    try:
+        assert app_server.cli_json("sso", "show", tenant.org_id)["allow_idp_initiated"] is False
+        page.goto(idp.idp_initiated_url(tenant.sso["sp_entity_id"]))
+        acs = sign_in_at_idp(page, idp, ALAN, tenant.sso["acs_url"], why)
+        assert acs.status == 403, f"ACS answered {acs.status}\n{why()}"
+        wait_for_url(page, tenant.sso["acs_url"], why)
+        status, me = get_me(page, app_server)
+        assert status == 401, me
+    finally:
+        app_server.cli("sso", "idp-initiated", tenant.org_id, "on")
+
+
+@pytest.mark.parametrize(
+    ("relay_state", "landing"),
+    [
+        ("/me", "/me"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+    ],
+)
+def test_idp_initiated_relay_state(
+    context: BrowserContext,
+    app_server: SampleApp,
+    idp: SimpleSAMLphp,
+    tenant: Tenant,
+    relay_state: str,
+    landing: str,
+) -> None:
+    """RelayState is followed only when it is a path on the app (no open redirect)."""
+    page = context.new_page()
+    trail = Trail(page)
+
+    def why() -> str:
+        return explain(app_server, idp, trail)
+
+    page.goto(idp.idp_initiated_url(tenant.sso["sp_entity_id"], relay_state))
+    acs = sign_in_at_idp(page, idp, ALAN, tenant.sso["acs_url"], why)
+    assert acs.status in (302, 303), f"ACS answered {acs.status}\n{why()}"
+    wait_for_url(page, app_server.url(landing), why)
+    assert_signed_in_through_sso(page, app_server, tenant, ALAN.email)
+
+
+def test_sign_in_refused_for_a_domain_no_team_pre_approves(
+    context: BrowserContext, app_server: SampleApp, idp: SimpleSAMLphp, tenant: Tenant
+) -> None:
+    """mallory@evil.example gets a 403 page telling her to ask her admin; nothing is created."""
+    page = context.new_page()
+    trail = Trail(page)
+
+    def why() -> str:
+        return explain(app_server, idp, trail)
+
+    page.goto(tenant.sso["sign_in_url"] + "?next=/me")
+    acs = sign_in_at_idp(page, idp, MALLORY, tenant.sso["acs_url"], why)
+    assert acs.status == 403, f"ACS answered {acs.status}\n{why()}"
+    wait_for_url(page, tenant.sso["acs_url"], why)
+    assert "admin" in page.inner_text("body").lower(), page.content()
+    status, me = get_me(page, app_server)
+    assert status == 401, me
+    assert user_show(app_server, MALLORY.email) is None
+
+
+def test_sign_in_refused_when_the_browser_lost_the_binding_cookie(
+    context: BrowserContext, app_server: SampleApp, idp: SimpleSAMLphp, tenant: Tenant
+) -> None:
+    """A response to a request this browser cannot be shown to have started gives no session.
+
+    Also checks the set-up itself: the IdP's POST is cross-site, so a ``SameSite=Lax``
+    cookie stays behind (on one site it would ride along and this would sign in).
+    """
+    page = context.new_page()
+    trail = Trail(page)
+
+    def why() -> str:
+        return explain(app_server, idp, trail)
+
+    page.goto(tenant.sso["sign_in_url"] + "?next=/me")
+    page.wait_for_selector("#username")
+    assert expire_lax_grace(context, also_none=True), "the sign-in set no cookie"
+    acs = sign_in_at_idp(page, idp, BARBARA, tenant.sso["acs_url"], why)
+    assert acs.status == 403, f"ACS answered {acs.status}\n{why()}"
+    wait_for_url(page, tenant.sso["acs_url"], why)
+    status, me = get_me(page, app_server)
+    assert status == 401, me
+    assert user_show(app_server, BARBARA.email) is None
+
+
+def test_replayed_response_is_refused(
+    browser: Browser,
+    context: BrowserContext,
+    app_server: SampleApp,
+    idp: SimpleSAMLphp,
+    tenant: Tenant,
+) -> None:
+    """A Response captured from one sign-in and posted again from another browser: 403."""
+    page = context.new_page()
+    trail = Trail(page)
+
+    def why() -> str:
+        return explain(app_server, idp, trail)
+
+    page.goto(idp.idp_initiated_url(tenant.sso["sp_entity_id"]))
+    acs = sign_in_at_idp(page, idp, ALAN, tenant.sso["acs_url"], why)
+    assert acs.status in (302, 303), f"ACS answered {acs.status}\n{why()}"
+    form = urllib.parse.parse_qs(acs.request.post_data or "")
+    assert "SAMLResponse" in form, acs.request.post_data
+
+    other = browser.new_context()
+    try:
+        other.set_default_timeout(BROWSER_TIMEOUT_MS)
+        attacker = other.new_page()
+        attacker.set_content(
+            f'<form method="post" action="{html.escape(tenant.sso["acs_url"])}">'
+            + "".join(
+                f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v[0])}">'
+                for k, v in form.items()
+            )
+            + "</form>"
+        )
+        with attacker.expect_navigation() as navigation:
+            attacker.evaluate("document.forms[0].submit()")
+        replay = navigation.value
+        assert replay is not None and replay.status == 403, (replay and replay.status, why())
+        status, me = get_me(attacker, app_server)
+        assert status == 401, me
+    finally:
+        other.close()
