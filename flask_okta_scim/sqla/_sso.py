@@ -1,4 +1,4 @@
-"""Single sign-on state: connection settings, sign-ins in progress, the replay cache, sign-in.
+"""Single sign-on: connection settings, sign-ins in progress, the replay cache, JIT, sign-in.
 
 All of it lives in the database, so that a sign-in started on one process or
 host finishes on any other, and a replayed assertion is caught everywhere.
@@ -13,10 +13,14 @@ from datetime import timedelta
 
 from sqlalchemy import delete
 from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
 
 from .. import signals
+from ..core.emails import email_domain
+from ..core.emails import normalize_email
 from ..core.errors import InvalidValue
+from ..core.errors import JitRefused
 from ..core.errors import NotReady
 from ._base import DirectoryBase
 from ._sql import insert_ignore
@@ -28,8 +32,7 @@ CONFIGURED, CONNECTED = "configured", "connected"
 class SsoOperations(DirectoryBase):
     """What the SAML flow needs from the database."""
 
-    # Provided by UserOperations and ConnectionOperations in the composed Directory.
-    jit: t.Callable[..., t.Any]
+    # Provided by ConnectionOperations in the composed Directory.
     mark_connected: t.Callable[[t.Any], bool]
 
     def configure_connection(
@@ -214,3 +217,97 @@ class SsoOperations(DirectoryBase):
             .where(c.integration_id == integration_id)
         ).first()
         return (found[0], found[1]) if found is not None else (None, None)
+
+    # -- rule 3: just-in-time provisioning at sign-in ---------------------------------
+
+    def jit(self, organization: t.Any, email: str, display_name: str | None = None) -> t.Any:
+        """Admit a person who signed in through ``organization``'s IdP; return the account.
+
+        Admitted only if at least one team of the organization pre-approves the
+        email's domain; the person then joins the organization and every such
+        team. A person deactivated by SCIM in this organization is never
+        re-admitted. Raises :class:`JitRefused`; creates nothing then. A
+        person who is already a member is returned as is. Does not commit.
+        """
+        email = normalize_email(email)
+        existing = self.find_account(email)
+        if existing is not None and self.member_role(organization, existing) is not None:
+            return existing
+        key = email.lower()
+        ident = self.models.identity
+        deactivated = self.session.scalar(
+            select(ident.id)
+            .where(
+                ident.organization_id == organization.id,
+                ident.active.is_(False),
+                or_(ident.email_key == key, ident.user_name_key == key),
+            )
+            .limit(1)
+        )
+        if deactivated is not None:
+            self._audit(
+                organization,
+                "user.jit",
+                "identity",
+                deactivated,
+                outcome="refused",
+                reason=JitRefused.DEACTIVATED,
+            )
+            raise JitRefused(
+                f"{email} was deprovisioned from this organization by its identity provider.",
+                JitRefused.DEACTIVATED,
+            )
+        domain = email_domain(email)
+        team_model, d = self.models.team, self.models.team_domain
+        teams = list(
+            self.session.scalars(
+                select(team_model)
+                .join(d, d.team_id == team_model.id)
+                .where(team_model.organization_id == organization.id, d.domain == domain)
+                .order_by(team_model.id)
+            )
+        )
+        if not teams:
+            self._audit(
+                organization,
+                "user.jit",
+                "account",
+                None,
+                outcome="refused",
+                reason=JitRefused.DOMAIN_NOT_APPROVED,
+                domain=domain,
+            )
+            raise JitRefused(
+                f"No team of this organization pre-approves the domain {domain}.",
+                JitRefused.DOMAIN_NOT_APPROVED,
+            )
+        account, created = self.ensure_account(email, display_name)
+        self.add_member(organization, account, via="jit")
+        tm = self.models.team_member
+        for team in teams:
+            if insert_ignore(
+                self.session, tm, [{"team_id": team.id, "account_id": account.id}], tm.account_id
+            ):
+                self._send(
+                    signals.team_members_changed,
+                    organization=organization,
+                    team=team,
+                    added=[account],
+                    removed=[],
+                )
+        self._audit(
+            organization,
+            "user.jit",
+            "account",
+            account.id,
+            created_account=created,
+            teams=[team.id for team in teams],
+        )
+        self._send(
+            signals.user_jit_provisioned,
+            organization=organization,
+            account=account,
+            teams=teams,
+            created_account=created,
+        )
+        return account
