@@ -10,7 +10,6 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Mapping
 from dataclasses import dataclass
-from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
@@ -56,7 +55,6 @@ class SamlIdentity:
     in_response_to: frozenset[str]
     remember_until: datetime
     session_index: str | None = None
-    extra: dict[str, t.Any] = field(default_factory=dict)
 
 
 def request_data(
@@ -243,7 +241,6 @@ def _display_name(attributes: Mapping[str, list[str]]) -> str | None:
 
 
 __all__ = [
-    "OneLogin_Saml2_Utils",
     "SamlIdentity",
     "check_in_response_to",
     "login_url",

@@ -74,6 +74,22 @@ class DirectoryBase:
         self.session.flush()
         signal.send(self.sender, **kwargs)
 
+    def audit(
+        self,
+        organization: t.Any,
+        action: str,
+        target_type: str | None = None,
+        target_id: t.Any = None,
+        *,
+        outcome: str = "success",
+        **detail: t.Any,
+    ) -> None:
+        """Add an audit row for something decided outside the directory (a refused request).
+
+        ``detail`` must not contain secrets. Does not commit.
+        """
+        self._audit(organization, action, target_type, target_id, outcome=outcome, **detail)
+
     def _audit(
         self,
         organization: t.Any,

@@ -99,9 +99,6 @@ class ScimStore:
         groups = self._groups_of([identity.id]).get(identity.id, []) if with_groups else None
         return self._render_user(identity, groups)
 
-    def user_version(self, scim_id: str) -> str:
-        return etag(self._identity(scim_id).version)
-
     def create_user(self, body: t.Any) -> dict[str, t.Any]:
         """POST /Users: rules 4 and 7; a duplicate active userName is 409 ``uniqueness``."""
         data = parse_user(body)

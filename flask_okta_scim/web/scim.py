@@ -422,7 +422,7 @@ def _audit_failure(error: errors.ScimError) -> None:
     directory = _ext().directory(actor=f"scim:token:{who[1]}")
     try:
         directory.session.rollback()
-        directory._audit(
+        directory.audit(
             who[0],
             f"scim.{request.method.lower()}",
             "request",
