@@ -33,22 +33,12 @@ saying what is missing, when they are absent — or fails under
 from __future__ import annotations
 
 import html
-import json
 import os
-import re
-import signal
-import subprocess
-import sys
-import time
 import typing as t
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
-from dataclasses import field
-from pathlib import Path
 
 import pytest
 
@@ -56,7 +46,7 @@ from tests.conftest import service_missing
 from tests.e2e import simplesamlphp
 from tests.e2e.simplesamlphp import IdpUser
 from tests.e2e.simplesamlphp import SimpleSAMLphp
-from tests.e2e.simplesamlphp import free_port
+from tests.sample_server import SampleServer
 
 if t.TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -64,7 +54,6 @@ if t.TYPE_CHECKING:
     from playwright.sync_api import Page
     from playwright.sync_api import Response
 
-ROOT = Path(__file__).resolve().parent.parent
 SP_HOST = "sp.localhost"
 IDP_HOST = "idp.localhost"
 CHROMIUM = os.environ.get("OKTA_SCIM_CHROMIUM", "/usr/bin/chromium")
@@ -78,11 +67,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     f"--host-resolver-rules=MAP {IDP_HOST} 127.0.0.1,MAP {SP_HOST} 127.0.0.1",
 ]
-#: Seconds: one CLI command, the app's start, one HTTP request; milliseconds for the browser.
-COMMAND_TIMEOUT = 60
-START_TIMEOUT = 30
-STOP_TIMEOUT = 10
-REQUEST_TIMEOUT = 20
+#: Milliseconds for one browser step (the app's timeouts are in tests.sample_server).
 BROWSER_TIMEOUT_MS = 20_000
 
 # One app and one organization serve the whole module; each test signs in people of its
@@ -146,174 +131,6 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 # -- the app, as an operator runs and sets it up -------------------------------------------------
 
 
-class PortTaken(RuntimeError):
-    """The server could not listen: another program took the port."""
-
-
-@dataclass
-class SampleApp:
-    """The sample app served by ``flask run``, and its command line, on one SQLite file."""
-
-    tmp_path: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    def __post_init__(self) -> None:
-        self.log = self.tmp_path / "flask-run.log"
-        self._log_start = 0
-        self._configure()
-
-    def _configure(self) -> None:
-        self.base_url = f"http://{SP_HOST}:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
-        env.update(
-            {
-                "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{self.tmp_path / 'app.sqlite'}",
-                "FLASK_OKTA_SCIM_BASE_URL": self.base_url,
-                "FLASK_OKTA_SCIM_METADATA_ALLOW_PRIVATE": "true",
-                "FLASK_SECRET_KEY": "saml e2e secret",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        self.env = env
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "sample_app", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
-
-    def ok(self, *args: str) -> str:
-        """Run a command that must succeed; its stdout, stripped."""
-        done = self.run(*args)
-        assert done.returncode == 0, (args, done.stdout, done.stderr)
-        return done.stdout.strip()
-
-    def cli(self, *args: str) -> str:
-        return self.ok("okta-scim", *args)
-
-    def cli_json(self, *args: str) -> t.Any:
-        return json.loads(self.cli(*args))
-
-    def start(self) -> None:
-        """``flask run``; wait (bounded) until it listens. A taken port is replaced (twice)."""
-        for attempt in range(3):
-            try:
-                self._spawn()
-                self._wait_until_ready()
-                return
-            except PortTaken:
-                self.stop()
-                if attempt == 2:
-                    raise
-                self.port = free_port()
-                self._configure()
-            except BaseException:
-                self.stop()
-                raise
-
-    def _spawn(self) -> None:
-        self._log_start = self.log.stat().st_size if self.log.exists() else 0
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "flask",
-                    "--app",
-                    "sample_app",
-                    "run",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--no-reload",
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def _output(self) -> str:
-        with open(self.log, "rb") as f:
-            f.seek(self._log_start)
-            return f.read().decode(errors="replace")
-
-    def _wait_until_ready(self) -> None:
-        # Ready once *this* process says it listens (another program may hold the port
-        # and answer) and /me answers.
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                output = self._output()
-                if "in use by another program" in output or "Address already in use" in output:
-                    raise PortTaken(output)
-                raise RuntimeError(
-                    f"flask run exited with {self.process.returncode}:\n{self.logs()}"
-                )
-            if f"Running on http://127.0.0.1:{self.port}" not in self._output():
-                time.sleep(0.1)
-                continue
-            try:
-                status, _ = self.fetch("/me", timeout=2)
-            except OSError:
-                time.sleep(0.1)
-                continue
-            if status in (200, 401):
-                return
-            raise RuntimeError(f"/me answered {status} at start:\n{self.logs()}")
-        raise RuntimeError(f"flask run did not answer within {START_TIMEOUT}s:\n{self.logs()}")
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                process.wait(timeout=STOP_TIMEOUT)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-
-    def fetch(self, url_or_path: str, timeout: float = REQUEST_TIMEOUT) -> tuple[int, bytes]:
-        """GET from the app by address, with ``Host: sp.localhost:<port>`` as a browser sends."""
-        path = url_or_path
-        if "://" in url_or_path:
-            parts = urllib.parse.urlsplit(url_or_path)
-            assert parts.netloc == f"{SP_HOST}:{self.port}", url_or_path
-            path = urllib.parse.urlunsplit(("", "", parts.path, parts.query, ""))
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}", headers={"Host": f"{SP_HOST}:{self.port}"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as e:
-            with e:
-                return e.code, e.read()
-
-    def logs(self, limit: int = 6000) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # werkzeug's colours
-        return f"--- flask run (last {limit} characters)\n{text[-limit:]}"
-
-
 @dataclass
 class Tenant:
     """The organization set up for single sign-on: ids from the CLI and ``sso show``."""
@@ -330,19 +147,22 @@ class Tenant:
 @pytest.fixture(scope="module")
 def app_server(
     idp: SimpleSAMLphp, browser: Browser, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SampleApp]:
+) -> Iterator[SampleServer]:
     """The app on a new SQLite file (started after the IdP and the browser: no start for a skip)."""
-    server = SampleApp(tmp_path_factory.mktemp("sample_app"))
+    tmp_path = tmp_path_factory.mktemp("sample_app")
+    server = SampleServer(
+        f"sqlite:///{tmp_path / 'app.sqlite'}",
+        tmp_path / "flask-run.log",
+        base_url=f"http://{SP_HOST}:{{port}}",
+        env={"FLASK_OKTA_SCIM_METADATA_ALLOW_PRIVATE": "true"},
+    )
     server.ok("init-db")
-    server.start()
-    try:
+    with server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
-def tenant(app_server: SampleApp, idp: SimpleSAMLphp) -> Tenant:
+def tenant(app_server: SampleServer, idp: SimpleSAMLphp) -> Tenant:
     """Acme: a team pre-approving example.com, connected to SimpleSAMLphp as an admin would."""
     cli = app_server.cli
     org_id = cli("org", "create", ORGANIZATION)
@@ -379,7 +199,7 @@ class Trail:
         return "\n".join(f"  {m} {u} -> {s}" for m, u, s in self.steps) or "  (none)"
 
 
-def explain(app: SampleApp, idp: SimpleSAMLphp, *trails: Trail) -> str:
+def explain(app: SampleServer, idp: SimpleSAMLphp, *trails: Trail) -> str:
     """What a failure message needs: each tab's navigations, the servers' logs."""
     tabs = "".join(f"navigations (tab {i + 1}):\n{trail}\n" for i, trail in enumerate(trails))
     return f"{tabs}{app.logs()}\n{idp.logs()}"
@@ -413,7 +233,7 @@ def wait_for_url(page: Page, url: str, why: Callable[[], str]) -> None:
         raise AssertionError(f"did not arrive at {url} (at {page.url}): {e}\n{why()}") from e
 
 
-def get_me(page: Page, app: SampleApp) -> tuple[int, t.Any]:
+def get_me(page: Page, app: SampleServer) -> tuple[int, t.Any]:
     """``/me`` in the browser (its cookies): ``(status, JSON)``."""
     response = page.goto(app.url("/me"))
     assert response is not None
@@ -443,11 +263,11 @@ def expire_lax_grace(context: BrowserContext, *, also_none: bool = False) -> lis
     return [c["name"] for c in changed]
 
 
-def user_show(app: SampleApp, email: str) -> t.Any:
+def user_show(app: SampleServer, email: str) -> t.Any:
     return app.cli_json("user", "show", email)
 
 
-def assert_jit_member(app: SampleApp, tenant: Tenant, email: str) -> None:
+def assert_jit_member(app: SampleServer, tenant: Tenant, email: str) -> None:
     account = user_show(app, email)
     assert account is not None and account["email"] == email, account
     orgs = {str(o["id"]): o for o in account["organizations"]}
@@ -457,7 +277,7 @@ def assert_jit_member(app: SampleApp, tenant: Tenant, email: str) -> None:
     assert teams == {tenant.team_id: TEAM}, account
 
 
-def assert_signed_in_through_sso(page: Page, app: SampleApp, tenant: Tenant, email: str) -> None:
+def assert_signed_in_through_sso(page: Page, app: SampleServer, tenant: Tenant, email: str) -> None:
     status, me = get_me(page, app)
     assert status == 200, me
     assert me["email"] == email, me
@@ -489,7 +309,7 @@ def test_idp_serves_metadata_and_login_form(idp: SimpleSAMLphp, context: Browser
     page.wait_for_selector("#submit_button")
 
 
-def test_sp_metadata_matches_sso_show(app_server: SampleApp, tenant: Tenant) -> None:
+def test_sp_metadata_matches_sso_show(app_server: SampleServer, tenant: Tenant) -> None:
     """The metadata the admin would give Okta has the entity ID and ACS of ``sso show``."""
     assert tenant.sso["sp_entity_id"] == tenant.sso["sp_metadata_url"]
     base = app_server.url(f"/users/sign-in/sso/okta/{tenant.integration_id}")
@@ -506,7 +326,7 @@ def test_sp_metadata_matches_sso_show(app_server: SampleApp, tenant: Tenant) -> 
 
 
 def test_sp_initiated_sign_in(
-    context: BrowserContext, app_server: SampleApp, idp: SimpleSAMLphp, tenant: Tenant
+    context: BrowserContext, app_server: SampleServer, idp: SimpleSAMLphp, tenant: Tenant
 ) -> None:
     """From the app's sign-in URL to ``/me``, through the IdP's login form; JIT membership."""
     page = context.new_page()
@@ -528,7 +348,7 @@ def test_sp_initiated_sign_in(
 
 
 def test_sp_initiated_sign_in_after_two_minutes_at_the_idp(
-    context: BrowserContext, app_server: SampleApp, idp: SimpleSAMLphp, tenant: Tenant
+    context: BrowserContext, app_server: SampleServer, idp: SimpleSAMLphp, tenant: Tenant
 ) -> None:
     """The request binding survives the cross-site POST once Chromium's Lax grace has passed."""
     page = context.new_page()
@@ -548,7 +368,7 @@ def test_sp_initiated_sign_in_after_two_minutes_at_the_idp(
 
 
 def test_sp_initiated_sign_ins_in_two_tabs(
-    context: BrowserContext, app_server: SampleApp, idp: SimpleSAMLphp, tenant: Tenant
+    context: BrowserContext, app_server: SampleServer, idp: SimpleSAMLphp, tenant: Tenant
 ) -> None:
     """Two sign-ins started in two tabs both complete, each to its own ``next``."""
     first, second = context.new_page(), context.new_page()
@@ -569,7 +389,7 @@ def test_sp_initiated_sign_ins_in_two_tabs(
 
 
 def test_idp_initiated_sign_in(
-    context: BrowserContext, app_server: SampleApp, idp: SimpleSAMLphp, tenant: Tenant
+    context: BrowserContext, app_server: SampleServer, idp: SimpleSAMLphp, tenant: Tenant
 ) -> None:
     """An unsolicited Response (an Okta dashboard tile) signs the person in and lands on ``/``."""
     page = context.new_page()
@@ -587,7 +407,7 @@ def test_idp_initiated_sign_in(
 
 
 def test_idp_initiated_sign_in_refused_when_turned_off(
-    context: BrowserContext, app_server: SampleApp, idp: SimpleSAMLphp, tenant: Tenant
+    context: BrowserContext, app_server: SampleServer, idp: SimpleSAMLphp, tenant: Tenant
 ) -> None:
     """With ``sso idp-initiated ORG off`` an unsolicited Response gives no session."""
     page = context.new_page()
@@ -619,7 +439,7 @@ def test_idp_initiated_sign_in_refused_when_turned_off(
 )
 def test_idp_initiated_relay_state(
     context: BrowserContext,
-    app_server: SampleApp,
+    app_server: SampleServer,
     idp: SimpleSAMLphp,
     tenant: Tenant,
     relay_state: str,
@@ -640,7 +460,7 @@ def test_idp_initiated_relay_state(
 
 
 def test_sign_in_refused_for_a_domain_no_team_pre_approves(
-    context: BrowserContext, app_server: SampleApp, idp: SimpleSAMLphp, tenant: Tenant
+    context: BrowserContext, app_server: SampleServer, idp: SimpleSAMLphp, tenant: Tenant
 ) -> None:
     """mallory@evil.example gets a 403 page telling her to ask her admin; nothing is created."""
     page = context.new_page()
@@ -660,7 +480,7 @@ def test_sign_in_refused_for_a_domain_no_team_pre_approves(
 
 
 def test_sign_in_refused_when_the_browser_lost_the_binding_cookie(
-    context: BrowserContext, app_server: SampleApp, idp: SimpleSAMLphp, tenant: Tenant
+    context: BrowserContext, app_server: SampleServer, idp: SimpleSAMLphp, tenant: Tenant
 ) -> None:
     """A response to a request this browser cannot be shown to have started gives no session.
 
@@ -687,7 +507,7 @@ def test_sign_in_refused_when_the_browser_lost_the_binding_cookie(
 def test_replayed_response_is_refused(
     browser: Browser,
     context: BrowserContext,
-    app_server: SampleApp,
+    app_server: SampleServer,
     idp: SimpleSAMLphp,
     tenant: Tenant,
 ) -> None:

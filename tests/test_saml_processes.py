@@ -4,12 +4,6 @@ hosts behind one load balancer, both with the same public base URL."""
 
 from __future__ import annotations
 
-import http.client
-import os
-import socket
-import subprocess
-import sys
-import time
 import typing as t
 import urllib.parse
 from collections.abc import Iterator
@@ -24,103 +18,21 @@ from tests.saml_idp import OKTA_ENTITY_ID
 from tests.saml_idp import OKTA_SSO_URL
 from tests.saml_idp import TestIdP
 from tests.saml_idp import encode
+from tests.sample_server import SampleServer
 
-ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "/users/sign-in/sso/okta"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """One ``flask run`` process of the sample app."""
-
-    def __init__(self, database_url: str) -> None:
-        self.port = free_port()
-        env = {
-            **os.environ,
-            "FLASK_SQLALCHEMY_DATABASE_URI": database_url,
-            "FLASK_OKTA_SCIM_BASE_URL": BASE_URL,  # the public URL of the load balancer
-            "FLASK_SECRET_KEY": "shared by every process",
-        }
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "flask",
-                "--app",
-                "sample_app",
-                "run",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("the sample app did not start")
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: dict[str, str] | None = None,
-        cookies: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        headers = {"Host": "app.example.test"}
-        data = None
-        if body is not None:
-            data = urllib.parse.urlencode(body)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        if cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-        try:
-            conn.request(method, path, body=data, headers=headers)
-            response = conn.getresponse()
-            set_cookies = response.headers.get_all("Set-Cookie") or []
-            out = {"Location": response.headers.get("Location", "")}
-            for cookie in set_cookies:
-                name, _, rest = cookie.partition("=")
-                out[f"cookie:{name}"] = rest.split(";", 1)[0]
-            return response.status, out, response.read()
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-
-
 @pytest.fixture
-def servers(app: t.Any, database_url: str) -> Iterator[tuple[Server, Server]]:
-    a = Server(database_url)
-    try:
-        b = Server(database_url)
-    except Exception:
-        a.stop()
-        raise
-    yield a, b
-    a.stop()
-    b.stop()
+def servers(
+    app: t.Any, database_url: str, tmp_path: Path
+) -> Iterator[tuple[SampleServer, SampleServer]]:
+    """Two ``flask run`` processes on one database, behind one public URL (a load balancer)."""
+    with (
+        SampleServer(database_url, tmp_path / "a.log", base_url=BASE_URL) as a,
+        SampleServer(database_url, tmp_path / "b.log", base_url=BASE_URL) as b,
+    ):
+        yield a, b
 
 
 @pytest.fixture

@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import typing as t
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,21 +30,13 @@ from sample_app.models import okta
 from tests.conftest import OKTA_HEADERS
 from tests.conftest import patch_body
 from tests.conftest import user_body
+from tests.sample_server import REQUEST_TIMEOUT
+from tests.sample_server import SECRET_KEY
+from tests.sample_server import SampleServer
 
-ROOT = Path(__file__).resolve().parent.parent
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-#: Seconds for one subprocess (SPEC: bounded), one HTTP request, and the server's start.
-COMMAND_TIMEOUT = 60
-REQUEST_TIMEOUT = 20
-START_TIMEOUT = 30
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return t.cast(int, s.getsockname()[1])
 
 
 @pytest.fixture
@@ -71,90 +59,25 @@ def operator_db(backend: str, database_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-class Operator:
+@pytest.fixture
+def operator(operator_db: str, tmp_path: Path) -> Iterator[SampleServer]:
     """Runs ``python -m flask --app sample_app ...`` as an operator would, in the repo root."""
-
-    def __init__(self, database_url: str, port: int) -> None:
-        self.database_url = database_url
-        self.port = port
-        self.base_url = f"http://127.0.0.1:{port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
-        env.update(
-            {
-                "FLASK_SQLALCHEMY_DATABASE_URI": database_url,
-                "FLASK_OKTA_SCIM_BASE_URL": self.base_url,
-                "FLASK_SECRET_KEY": "e2e secret",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        self.env = env
-
-    def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "flask", "--app", "sample_app", *args]
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            self.command(*args),
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
-
-    def ok(self, *args: str) -> str:
-        done = self.run(*args)
-        assert done.returncode == 0, (args, done.stdout, done.stderr)
-        return done.stdout
+    operator = SampleServer(operator_db, tmp_path / "server.log")
+    try:
+        yield operator
+    finally:
+        operator.stop()
 
 
 @pytest.fixture
-def operator(operator_db: str) -> Operator:
-    return Operator(operator_db, free_port())
-
-
-@pytest.fixture
-def server(operator: Operator, tmp_path: Path) -> Iterator[str]:
-    """Start the app with ``flask run`` on 127.0.0.1 once asked; stop it at teardown."""
-    started: list[subprocess.Popen[bytes]] = []
-    log_path = tmp_path / "server.log"
-    log = open(log_path, "wb")  # noqa: SIM115 (closed at teardown)
+def server(operator: SampleServer) -> Callable[[], str]:
+    """Start the app with ``flask run`` once asked (returns its base URL); stopped at teardown."""
 
     def start() -> str:
-        process = subprocess.Popen(
-            operator.command("run", "--host", "127.0.0.1", "--port", str(operator.port)),
-            cwd=ROOT,
-            env=operator.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        started.append(process)
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"flask run exited with {process.returncode}: {log_path.read_text()}")
-            try:
-                status, _, _ = call(operator.base_url, "GET", "/ServiceProviderConfig", None)
-                if status == 200:
-                    return operator.base_url
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"flask run did not answer in {START_TIMEOUT}s: {log_path.read_text()}")
-            time.sleep(0.2)
+        operator.start()
+        return operator.base_url
 
-    try:
-        yield start  # type: ignore[misc]
-    finally:
-        for process in started:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        log.close()
+    return start
 
 
 def call(
@@ -222,7 +145,7 @@ def mark_sso_connected(database_url: str, base_url: str, org_id: str) -> None:
         {
             "SQLALCHEMY_DATABASE_URI": database_url,
             "OKTA_SCIM_BASE_URL": base_url,
-            "SECRET_KEY": "e2e secret",
+            "SECRET_KEY": SECRET_KEY,
         }
     )
     with app.app_context():
