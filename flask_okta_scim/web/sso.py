@@ -26,6 +26,7 @@ from flask import session
 from flask.typing import ResponseReturnValue
 from flask_login import login_user
 
+from ..core.errors import DirectoryError
 from ..core.errors import JitRefused
 from ..core.redirects import safe_next_path
 from ..saml.errors import SamlError
@@ -203,6 +204,8 @@ def acs(integration_id: str) -> ResponseReturnValue:
         return _refuse(directory, organization, connection, e)
     except JitRefused as e:
         return _refuse(directory, organization, connection, SamlError(f"JIT refused: {e}"), jit=e)
+    except DirectoryError as e:  # e.g. the same person's first sign-in twice at once
+        return _refuse(directory, organization, connection, SamlError(f"directory: {e}"))
     except Exception:
         directory.session.rollback()
         raise
