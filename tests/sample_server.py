@@ -35,6 +35,24 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMAND_TIMEOUT = 60
 START_TIMEOUT = 30
 STOP_TIMEOUT = 10
+
+
+def stop_process_group(process: subprocess.Popen[t.Any] | None) -> None:
+    """Stop a process started in its own group, and its children: SIGTERM, then SIGKILL."""
+    if process is None or process.poll() is not None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
 REQUEST_TIMEOUT = 20
 #: ``FLASK_SECRET_KEY`` of every process started here.
 SECRET_KEY = "sample server secret"
@@ -200,18 +218,7 @@ class SampleServer:
     def stop(self) -> None:
         """Stop the server and its children (SIGTERM, then SIGKILL); nothing if not running."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                process.wait(timeout=STOP_TIMEOUT)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        stop_process_group(process)
 
     def logs(self, limit: int = 6000) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""

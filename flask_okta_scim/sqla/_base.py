@@ -84,23 +84,11 @@ class DirectoryBase:
         outcome: str = "success",
         **detail: t.Any,
     ) -> None:
-        """Add an audit row for something decided outside the directory (a refused request).
+        """Add an audit row. Callers pass field *names*, never passwords or tokens.
 
-        ``detail`` must not contain secrets. Does not commit.
+        Also for decisions taken outside the directory (a refused request). Does
+        not commit.
         """
-        self._audit(organization, action, target_type, target_id, outcome=outcome, **detail)
-
-    def _audit(
-        self,
-        organization: t.Any,
-        action: str,
-        target_type: str | None = None,
-        target_id: t.Any = None,
-        *,
-        outcome: str = "success",
-        **detail: t.Any,
-    ) -> None:
-        """Add an audit row. Callers pass field *names*, never passwords or tokens."""
         self.session.add(
             self.models.audit(
                 organization_id=getattr(organization, "id", organization),
@@ -265,7 +253,7 @@ class DirectoryBase:
         organization = self.models.organization(name=name)
         self.session.add(organization)
         self.session.flush()
-        self._audit(organization, "organization.create", "organization", organization.id, name=name)
+        self.audit(organization, "organization.create", "organization", organization.id, name=name)
         return organization
 
     def ensure_account(self, email: str, display_name: str | None = None) -> tuple[t.Any, bool]:
@@ -313,7 +301,7 @@ class DirectoryBase:
             m.account_id,
         )
         if added:
-            self._audit(
+            self.audit(
                 organization,
                 "member.add",
                 "account",
@@ -333,7 +321,7 @@ class DirectoryBase:
         if membership is None:
             raise NotFound(f"{account.email} is not a member of organization {organization.id}.")
         membership.role = _clean_name(role, "A role", 50)
-        self._audit(organization, "member.role", "account", account.id, role=membership.role)
+        self.audit(organization, "member.role", "account", account.id, role=membership.role)
 
     def _is_shared(self, account: t.Any, organization: t.Any) -> bool:
         """Whether ``account`` belongs to an organization other than ``organization`` (rule 9)."""

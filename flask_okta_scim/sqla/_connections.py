@@ -75,7 +75,7 @@ class ConnectionOperations(DirectoryBase):
         )
         self.session.add(connection)
         self.session.flush()
-        self._audit(organization, "sso.connect", "connection", connection.integration_id)
+        self.audit(organization, "sso.connect", "connection", connection.integration_id)
         return connection
 
     def mark_connected(self, connection: t.Any) -> bool:
@@ -84,7 +84,7 @@ class ConnectionOperations(DirectoryBase):
             return False
         connection.status = CONNECTED
         connection.connected_at = utcnow()
-        self._audit(
+        self.audit(
             connection.organization_id, "sso.connected", "connection", connection.integration_id
         )
         return True
@@ -106,7 +106,7 @@ class ConnectionOperations(DirectoryBase):
             raise NotReady("Provisioning is already on; use rotate-token for a new token.")
         connection.provisioning_enabled = True
         token = self._issue_token(organization)
-        self._audit(organization, "scim.enable", "connection", connection.integration_id)
+        self.audit(organization, "scim.enable", "connection", connection.integration_id)
         return token
 
     def rotate_token(self, organization: t.Any, grace: timedelta) -> str:
@@ -126,7 +126,7 @@ class ConnectionOperations(DirectoryBase):
             .values(expires_at=deadline)
         )
         token = self._issue_token(organization)
-        self._audit(
+        self.audit(
             organization,
             "scim.rotate_token",
             "connection",
@@ -147,7 +147,7 @@ class ConnectionOperations(DirectoryBase):
             .where(tok.organization_id == organization.id, tok.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
-        self._audit(organization, "scim.disable", "connection", connection.integration_id)
+        self.audit(organization, "scim.disable", "connection", connection.integration_id)
 
     def authenticate_token(self, token: str) -> tuple[t.Any, t.Any] | None:
         """Return ``(organization, token_row)`` for a valid bearer token, else ``None``.

@@ -59,7 +59,7 @@ class SsoOperations(DirectoryBase):
         connection.metadata_url = metadata_url
         if connection.status != CONNECTED:
             connection.status = CONFIGURED
-        self._audit(
+        self.audit(
             connection.organization_id,
             "sso.configure",
             "connection",
@@ -72,7 +72,7 @@ class SsoOperations(DirectoryBase):
     def set_allow_idp_initiated(self, connection: t.Any, allowed: bool) -> None:
         """Allow or refuse unsolicited (IdP-initiated) sign-ins. Does not commit."""
         connection.allow_idp_initiated = bool(allowed)
-        self._audit(
+        self.audit(
             connection.organization_id,
             "sso.idp_initiated",
             "connection",
@@ -164,7 +164,7 @@ class SsoOperations(DirectoryBase):
     ) -> None:
         """A successful sign-in: connect the connection, audit it, send ``sso_login``."""
         self.mark_connected(connection)
-        self._audit(
+        self.audit(
             organization,
             "sso.login",
             "account",
@@ -178,7 +178,7 @@ class SsoOperations(DirectoryBase):
 
     def record_refusal(self, organization: t.Any, connection: t.Any, reason: str) -> None:
         """Audit a refused sign-in with its reason (never shown to the person). Does not commit."""
-        self._audit(
+        self.audit(
             organization,
             "sso.login",
             "connection",
@@ -245,7 +245,7 @@ class SsoOperations(DirectoryBase):
             .limit(1)
         )
         if deactivated is not None:
-            self._audit(
+            self.audit(
                 organization,
                 "user.jit",
                 "identity",
@@ -268,7 +268,7 @@ class SsoOperations(DirectoryBase):
             )
         )
         if not teams:
-            self._audit(
+            self.audit(
                 organization,
                 "user.jit",
                 "account",
@@ -295,7 +295,7 @@ class SsoOperations(DirectoryBase):
                     added=[account],
                     removed=[],
                 )
-        self._audit(
+        self.audit(
             organization,
             "user.jit",
             "account",

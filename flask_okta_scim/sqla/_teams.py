@@ -53,7 +53,7 @@ class TeamOperations(DirectoryBase):
                     version=1,
                 )
             )
-        self._audit(
+        self.audit(
             organization,
             "team.create",
             "team",
@@ -84,7 +84,7 @@ class TeamOperations(DirectoryBase):
         previous, team.name = team.name, name
         self._touch_group(team)
         organization = self._organization_of(team)
-        self._audit(organization, "team.rename", "team", team.id, name=name, previous=previous)
+        self.audit(organization, "team.rename", "team", team.id, name=name, previous=previous)
         self._send(
             signals.team_updated, organization=organization, team=team, previous_name=previous
         )
@@ -181,7 +181,7 @@ class TeamOperations(DirectoryBase):
         )
         for model in (tm, d, g):
             self.session.execute(delete(model).where(model.team_id == team.id))
-        self._audit(organization, "team.delete", "team", team.id, name=team.name)
+        self.audit(organization, "team.delete", "team", team.id, name=team.name)
         self.session.delete(team)
         self.session.flush()
 
@@ -196,7 +196,7 @@ class TeamOperations(DirectoryBase):
         d = self.models.team_domain
         added = insert_ignore(self.session, d, [{"team_id": team.id, "domain": domain}], d.domain)
         if added:
-            self._audit(
+            self.audit(
                 self._organization_of(team), "team.domain.add", "team", team.id, domain=domain
             )
         return bool(added)
@@ -212,7 +212,7 @@ class TeamOperations(DirectoryBase):
             self.session, d, [d.team_id == team.id, d.domain == domain], d.domain
         )
         if removed:
-            self._audit(
+            self.audit(
                 self._organization_of(team), "team.domain.remove", "team", team.id, domain=domain
             )
         return bool(removed)
@@ -233,7 +233,7 @@ class TeamOperations(DirectoryBase):
         if not added and not removed:
             return
         self._touch_group(team)
-        self._audit(
+        self.audit(
             organization,
             "team.members",
             "team",

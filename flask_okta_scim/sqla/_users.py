@@ -118,12 +118,12 @@ class UserOperations(DirectoryBase):
         # index here and then gets a Conflict (409), not an error later on.
         self._flush_identity()
         if not active:
-            self._audit(organization, "user.provision", "identity", identity.id, active=False)
+            self.audit(organization, "user.provision", "identity", identity.id, active=False)
             return identity, True
 
         account, created = self._attach(organization, identity, password)
         self._flush_identity()
-        self._audit(
+        self.audit(
             organization,
             "user.provision",
             "identity",
@@ -197,7 +197,7 @@ class UserOperations(DirectoryBase):
         account = self.account_of(identity)
         if account is not None and changes & {"email", "display_name", "password"}:
             if self._is_shared(account, organization):
-                self._audit(
+                self.audit(
                     organization,
                     "user.update",
                     "identity",
@@ -211,7 +211,7 @@ class UserOperations(DirectoryBase):
 
         if changes:
             bump_version(identity)
-            self._audit(
+            self.audit(
                 organization,
                 "user.update",
                 "identity",
@@ -261,7 +261,7 @@ class UserOperations(DirectoryBase):
         identity.active = False
         identity.account_id = None
         bump_version(identity)
-        self._audit(organization, "user.deactivate", "identity", identity.id)
+        self.audit(organization, "user.deactivate", "identity", identity.id)
         if account is not None:
             self._detach(organization, account, identity=identity, delete_orphan=True)
         self.session.flush()
@@ -281,7 +281,7 @@ class UserOperations(DirectoryBase):
         account, created = self._attach(organization, identity, password)
         bump_version(identity)
         self._flush_identity()
-        self._audit(
+        self.audit(
             organization,
             "user.reactivate",
             "identity",
@@ -309,7 +309,7 @@ class UserOperations(DirectoryBase):
         self._forget_group_memberships(identity)
         identity.deleted_at = utcnow()
         organization = self.session.get(self.models.organization, identity.organization_id)
-        self._audit(organization, "user.delete", "identity", identity.id)
+        self.audit(organization, "user.delete", "identity", identity.id)
 
     def remove_member(
         self, organization: t.Any, account: t.Any, *, delete_orphan: bool = False
@@ -331,7 +331,7 @@ class UserOperations(DirectoryBase):
             identity.active = False
             identity.account_id = None
             bump_version(identity)
-        self._audit(organization, "member.remove", "account", account.id)
+        self.audit(organization, "member.remove", "account", account.id)
         self._detach(organization, account, identity=identity, delete_orphan=delete_orphan)
 
     # -- helpers -------------------------------------------------------------
@@ -379,7 +379,7 @@ class UserOperations(DirectoryBase):
                 # Okta sends a password with every create, a random one when password
                 # sync is off: it must not replace the password of an existing account.
                 # A later password change (PATCH or PUT) is applied under rule 9.
-                self._audit(
+                self.audit(
                     organization,
                     "user.password",
                     "identity",
@@ -441,7 +441,7 @@ class UserOperations(DirectoryBase):
         )
         if delete_orphan and not self.organizations_of(account):
             self._send(signals.user_deleted, account=account, organization=organization)
-            self._audit(organization, "account.delete", "account", account.id)
+            self.audit(organization, "account.delete", "account", account.id)
             self._delete_account(account)
 
     def _flush_identity(self) -> None:

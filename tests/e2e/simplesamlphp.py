@@ -30,7 +30,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -44,6 +43,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.sample_server import stop_process_group
+
 #: The web root of Debian's ``simplesamlphp`` package.
 WEB_ROOT = Path("/usr/share/simplesamlphp/www")
 #: An entity ID in Okta's shape (Okta's are ``http://www.okta.com/<app id>``).
@@ -56,7 +57,6 @@ MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 #: Seconds for ``openssl`` and for the server to start answering or to stop.
 COMMAND_TIMEOUT = 30
 START_TIMEOUT = 20
-STOP_TIMEOUT = 10
 
 
 @dataclass(frozen=True)
@@ -477,18 +477,7 @@ class SimpleSAMLphp:
     def stop(self) -> None:
         """Stop the server (its process group): SIGTERM, then SIGKILL if it lingers."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                process.wait(timeout=STOP_TIMEOUT)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        stop_process_group(process)
 
     def fetch(self, path: str, timeout: float = 10) -> tuple[int, bytes]:
         """GET ``path`` from the server by address: ``(status, body)``."""
