@@ -54,7 +54,7 @@ HTTP_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 UNSPECIFIED_NAME_FORMAT = "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"
 MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
-#: Seconds for ``openssl`` and for the server to start answering or to stop.
+#: Seconds for ``openssl`` and for the server to start answering.
 COMMAND_TIMEOUT = 30
 START_TIMEOUT = 20
 
