@@ -4,9 +4,12 @@ organization, rollover, metadata. Attacks are in test_saml_attacks.py."""
 from __future__ import annotations
 
 import typing as t
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
 
 import pytest
 from lxml import etree
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from flask_okta_scim import signals
 from sample_app.models import Monitor
@@ -19,6 +22,7 @@ from tests.saml_idp import OKTA_SSO_URL
 from tests.saml_idp import OTHER_IDP_CERT
 from tests.saml_idp import OTHER_IDP_KEY
 from tests.saml_idp import TestIdP
+from tests.saml_idp import encode
 from tests.saml_idp import me
 from tests.saml_idp import post_acs
 from tests.saml_idp import start_login
@@ -240,3 +244,42 @@ def test_two_tabs_share_one_browser_binding(app, acme):
     )
     assert r.status_code == 302 and r.headers["Location"] == "/first"
     assert second != first
+
+
+def test_a_plain_http_base_url_also_sets_a_cookie_http_clients_send(app, acme):
+    """Scripted clients (Python's cookie jar, curl) never send Secure cookies over http."""
+    from sample_app import create_app
+
+    base = "http://127.0.0.1:5000"
+    http_app = create_app({**app.config, "OKTA_SCIM_BASE_URL": base})
+    try:
+        started = http_app.test_client()
+        r = started.get(f"{base}/users/sign-in/sso/okta/{acme[1]}")
+        cookies = r.headers.getlist("Set-Cookie")
+        secure = [c for c in cookies if c.startswith("okta_scim_sso=")]
+        plain = [c for c in cookies if c.startswith("okta_scim_sso_http=")]
+        assert len(secure) == 1 and "Secure" in secure[0] and "SameSite=None" in secure[0]
+        assert len(plain) == 1 and "Secure" not in plain[0] and "SameSite=Lax" in plain[0]
+        query = parse_qs(urlsplit(r.headers["Location"]).query)
+        request_xml = OneLogin_Saml2_Utils.decode_base64_and_inflate(query["SAMLRequest"][0])
+        request_id = request_xml.split(b'ID="', 1)[1].split(b'"', 1)[0].decode()
+        # a client that kept only the non-Secure copy still finishes its sign-in
+        client = http_app.test_client()
+        client.set_cookie(
+            "okta_scim_sso_http",
+            plain[0].split(";")[0].split("=", 1)[1],
+            domain="127.0.0.1",
+            path=f"/users/sign-in/sso/okta/{acme[1]}",
+        )
+        prefix = f"{base}/users/sign-in/sso/okta/{acme[1]}"
+        xml = IDP.response(
+            acs=f"{prefix}/acs",
+            audience=f"{prefix}/metadata",
+            name_id="http@acme.example",
+            in_response_to=request_id,
+        )
+        r = client.post(f"{prefix}/acs", data={"SAMLResponse": encode(xml)})
+        assert r.status_code == 302, r.get_data(as_text=True)
+    finally:
+        with http_app.app_context():
+            db.engine.dispose()

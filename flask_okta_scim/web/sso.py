@@ -43,6 +43,8 @@ bp = Blueprint("okta_scim_sso", __name__, template_folder="../templates")
 
 #: The cookie that binds an SP-initiated sign-in to the browser that started it.
 COOKIE = "okta_scim_sso"
+#: Its non-Secure twin, set only when the base URL is plain http.
+COOKIE_HTTP = "okta_scim_sso_http"
 #: Where the session records which organization's IdP vouched for it.
 SESSION_KEY = "_okta_scim_sso"
 
@@ -115,7 +117,7 @@ def sign_in(integration_id: str) -> ResponseReturnValue:
     settings = ext.settings
     u = urls(integration_id)
     target, request_id = login_url(_settings_for(connection), u.sign_in)
-    nonce = request.cookies.get(COOKIE) or secrets.token_urlsafe(32)
+    nonce = _binding_nonce() or secrets.token_urlsafe(32)
     lifetime = timedelta(seconds=settings.sso_request_lifetime)
     with directory.atomic():
         directory.start_sign_in(
@@ -127,19 +129,27 @@ def sign_in(integration_id: str) -> ResponseReturnValue:
         )
     response = redirect(target)
     secure = cross_site_cookies_possible(settings.base_url)
-    response.set_cookie(
-        COOKIE,
-        nonce,
-        max_age=int(lifetime.total_seconds()),
+    cookie: dict[str, t.Any] = {
+        "max_age": int(lifetime.total_seconds()),
         # The connection's own path: sent back to the ACS and to later sign-ins (so
         # that several tabs share one browser binding), never elsewhere.
-        path=urls(integration_id).sign_in.removeprefix(settings.base_url) or "/",
-        secure=secure,
-        httponly=True,
-        # Okta's POST to the ACS is cross-site: only SameSite=None cookies ride along.
-        samesite="None" if secure else "Lax",
+        "path": urls(integration_id).sign_in.removeprefix(settings.base_url) or "/",
+        "httponly": True,
+    }
+    # Okta's POST to the ACS is cross-site: only SameSite=None (hence Secure) cookies
+    # ride along.
+    response.set_cookie(
+        COOKIE, nonce, secure=secure, samesite="None" if secure else "Lax", **cookie
     )
+    if not settings.base_url.startswith("https://"):
+        # On a plain-http base URL (development, tests) also a non-Secure Lax copy:
+        # HTTP clients other than browsers never send Secure cookies over http.
+        response.set_cookie(COOKIE_HTTP, nonce, secure=False, samesite="Lax", **cookie)
     return response
+
+
+def _binding_nonce() -> str | None:
+    return request.cookies.get(COOKIE) or request.cookies.get(COOKIE_HTTP)
 
 
 def cross_site_cookies_possible(base_url: str) -> bool:
@@ -173,7 +183,7 @@ def acs(integration_id: str) -> ResponseReturnValue:
             _settings_for(connection), urls(integration_id).acs, request.form
         )
         outstanding = (
-            directory.outstanding_sign_ins(connection, _browser_key(request.cookies.get(COOKIE)))
+            directory.outstanding_sign_ins(connection, _browser_key(_binding_nonce()))
             if identity.in_response_to
             else {}
         )
