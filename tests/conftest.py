@@ -166,6 +166,18 @@ def raising(signal: NamedSignal, exc: Exception) -> Iterator[None]:
         signal.disconnect(receiver)
 
 
+def okta_cli(app: Flask, *args: str) -> t.Any:
+    """Run ``flask okta-scim ARGS`` through Click's runner (stdout and stderr apart)."""
+    return app.test_cli_runner().invoke(args=["okta-scim", *args], catch_exceptions=False)
+
+
+def okta_cli_ok(app: Flask, *args: str) -> str:
+    """:func:`okta_cli` for a command that must succeed; its stdout."""
+    result = okta_cli(app, *args)
+    assert result.exit_code == 0, result.stderr
+    return t.cast(str, result.stdout)
+
+
 @pytest.fixture
 def client(app: Flask) -> t.Any:
     return app.test_client()

@@ -6,23 +6,18 @@ import json
 import os
 import subprocess
 import sys
-import typing as t
 from pathlib import Path
 
 import pytest
-from flask import Flask
+
+from tests.conftest import okta_cli
+from tests.conftest import okta_cli_ok
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(app: Flask, *args: str) -> t.Any:
-    return app.test_cli_runner().invoke(args=["okta-scim", *args], catch_exceptions=False)
-
-
-def ok(app: Flask, *args: str) -> str:
-    result = run(app, *args)
-    assert result.exit_code == 0, result.stderr
-    return t.cast(str, result.stdout)
+run = okta_cli
+ok = okta_cli_ok
 
 
 def test_org_create_prints_only_the_id(app):

@@ -17,16 +17,16 @@ from flask_okta_scim.sqla._connections import hash_token
 from sample_app.models import okta
 from tests.conftest import ScimClient
 from tests.conftest import assert_scim_error
+from tests.conftest import okta_cli
+from tests.conftest import okta_cli_ok
 
 
 def run(app: Flask, *args: str) -> t.Any:
-    return app.test_cli_runner().invoke(args=["okta-scim", "scim", *args], catch_exceptions=False)
+    return okta_cli(app, "scim", *args)
 
 
 def ok(app: Flask, *args: str) -> str:
-    result = run(app, *args)
-    assert result.exit_code == 0, result.stderr
-    return t.cast(str, result.stdout)
+    return okta_cli_ok(app, "scim", *args)
 
 
 def refused(app: Flask, *args: str) -> str:

@@ -16,6 +16,8 @@ from flask import Flask
 from sample_app import create_app
 from sample_app.models import db
 from tests.conftest import BASE_URL
+from tests.conftest import okta_cli
+from tests.conftest import okta_cli_ok
 
 DATA = Path(__file__).parent / "data"
 CERT_BODY = "".join(
@@ -39,14 +41,8 @@ METADATA = f"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def run(app: Flask, *args: str) -> t.Any:
-    return app.test_cli_runner().invoke(args=["okta-scim", *args], catch_exceptions=False)
-
-
-def ok(app: Flask, *args: str) -> str:
-    result = run(app, *args)
-    assert result.exit_code == 0, result.stderr
-    return t.cast(str, result.stdout)
+run = okta_cli
+ok = okta_cli_ok
 
 
 def show(app: Flask, org: str) -> dict[str, t.Any]:
