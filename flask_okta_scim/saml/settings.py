@@ -49,6 +49,15 @@ def sp_settings(*, entity_id: str, acs_url: str) -> dict[str, t.Any]:
     }
 
 
+def sp_metadata_settings(*, entity_id: str, acs_url: str) -> dict[str, t.Any]:
+    """Settings for publishing the SP metadata: no IdP needed, signed assertions wanted."""
+    return {
+        "strict": True,
+        "sp": sp_settings(entity_id=entity_id, acs_url=acs_url),
+        "security": {"wantAssertionsSigned": True, "wantMessagesSigned": True},
+    }
+
+
 def saml_settings(
     *,
     sp_entity_id: str,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import typing as t
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
@@ -22,11 +23,29 @@ from ..core.emails import normalize_email
 from ..core.errors import InvalidValue
 from ..core.errors import JitRefused
 from ..core.errors import NotReady
+from ..core.redirects import safe_next_path
+from ..saml.errors import SamlError
+from ..saml.service import SamlIdentity
+from ..saml.service import check_in_response_to
 from ._base import DirectoryBase
 from ._sql import insert_ignore
 from .mixins import utcnow
 
 CONFIGURED, CONNECTED = "configured", "connected"
+
+
+def is_configured(connection: t.Any) -> bool:
+    """Whether ``connection`` has what a sign-in needs: entity ID, SSO URL, a certificate."""
+    return bool(connection.idp_entity_id and connection.idp_sso_url and connection.idp_certificates)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A sign-in the directory accepted: who, where to go next, and whether JIT admitted them."""
+
+    account: t.Any
+    next_path: str | None
+    jit: bool
 
 
 class SsoOperations(DirectoryBase):
@@ -82,10 +101,52 @@ class SsoOperations(DirectoryBase):
 
     def require_configured(self, connection: t.Any) -> None:
         """Raise :class:`NotReady` unless the IdP settings are complete."""
-        if not (
-            connection.idp_entity_id and connection.idp_sso_url and connection.idp_certificates
-        ):
+        if not is_configured(connection):
             raise NotReady("Single sign-on is not configured yet for this organization.")
+
+    def complete_sign_in(
+        self,
+        connection: t.Any,
+        organization: t.Any,
+        identity: SamlIdentity,
+        *,
+        browser_key: str | None,
+        relay_state: str | None,
+    ) -> SignIn:
+        """Everything a validated assertion still needs before the person is signed in.
+
+        In order: the sign-ins this browser started (only when the response
+        answers one), the InResponseTo policy, the replay cache, forgetting the
+        answered request, JIT for non-members (rule 3), the audit record and
+        ``sso_login``. Raises :class:`~flask_okta_scim.saml.errors.SamlError`
+        or :class:`~flask_okta_scim.core.errors.JitRefused`; run it inside
+        :meth:`atomic` so that a refusal leaves nothing behind. Does not check
+        signatures (``process_response`` did) and does not touch the browser
+        session.
+        """
+        outstanding = (
+            self.outstanding_sign_ins(connection, browser_key) if identity.in_response_to else {}
+        )
+        answered = check_in_response_to(
+            identity, set(outstanding), allow_idp_initiated=connection.allow_idp_initiated
+        )
+        if not self.remember_assertion(connection, identity.assertion_id, identity.remember_until):
+            raise SamlError(f"replayed assertion {identity.assertion_id}")
+        if answered is not None:
+            self.finish_sign_in(answered)
+            next_path = outstanding[answered]
+        else:
+            next_path = safe_next_path(relay_state)
+        account, joined = self.sso_account(organization, identity.email, identity.display_name)
+        self.record_sign_in(
+            organization,
+            connection,
+            account,
+            jit=joined,
+            idp_initiated=answered is None,
+            assertion_id=identity.assertion_id,
+        )
+        return SignIn(account=account, next_path=next_path, jit=joined)
 
     def start_sign_in(
         self,

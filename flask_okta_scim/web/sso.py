@@ -30,12 +30,13 @@ from ..core.errors import DirectoryError
 from ..core.errors import JitRefused
 from ..core.redirects import safe_next_path
 from ..saml.errors import SamlError
-from ..saml.service import check_in_response_to
 from ..saml.service import login_url
 from ..saml.service import process_response
 from ..saml.service import sp_metadata
 from ..saml.settings import saml_settings
-from ..saml.settings import sp_settings
+from ..saml.settings import sp_metadata_settings
+from ..sqla._sso import is_configured
+from ._state import extension as _ext
 
 logger = logging.getLogger("flask_okta_scim.sso")
 
@@ -57,7 +58,7 @@ class ConnectionUrls(t.NamedTuple):
 
 def urls(integration_id: str) -> ConnectionUrls:
     """The public URLs of a connection, from ``OKTA_SCIM_BASE_URL`` (never the Host header)."""
-    settings = current_app.extensions["okta_scim"].settings
+    settings = _ext().settings
     base = settings.url(f"{settings.sso_url_prefix}/{integration_id}")
     return ConnectionUrls(base, f"{base}/acs", f"{base}/metadata")
 
@@ -73,8 +74,9 @@ def _settings_for(connection: t.Any) -> dict[str, t.Any]:
     )
 
 
-def _browser_key(nonce: str | None) -> str | None:
-    return hashlib.sha256(nonce.encode()).hexdigest() if nonce else None
+def _browser_key(nonce: str) -> str:
+    """What the database keeps of the binding cookie: its hash, never the cookie itself."""
+    return hashlib.sha256(nonce.encode()).hexdigest()
 
 
 def _error(status: int, title: str, message: str, reason: str | None = None) -> Response:
@@ -102,12 +104,12 @@ def _not_found() -> Response:
 @bp.get("/<integration_id>")
 def sign_in(integration_id: str) -> ResponseReturnValue:
     """SP-initiated sign-in: send the browser to Okta with an AuthnRequest."""
-    ext = current_app.extensions["okta_scim"]
+    ext = _ext()
     directory = ext.directory(actor="sso")
     connection = directory.connection_by_integration_id(integration_id)
     if connection is None:
         return _not_found()
-    if not (connection.idp_entity_id and connection.idp_sso_url and connection.idp_certificates):
+    if not is_configured(connection):
         return _error(
             409,
             "Single sign-on is not set up yet",
@@ -165,70 +167,43 @@ def cross_site_cookies_possible(base_url: str) -> bool:
 
 @bp.post("/<integration_id>/acs")
 def acs(integration_id: str) -> ResponseReturnValue:
-    """The Assertion Consumer Service: validate, apply the policies, sign in."""
-    ext = current_app.extensions["okta_scim"]
-    directory = ext.directory(actor="sso")
+    """The Assertion Consumer Service: validate the response, let the directory decide, sign in."""
+    directory = _ext().directory(actor="sso")
     connection, organization = directory.connection_and_organization(integration_id)
     if connection is None:
         return _not_found()
-    if not (connection.idp_entity_id and connection.idp_sso_url and connection.idp_certificates):
-        return _refuse(
-            directory,
-            organization,
-            connection,
-            SamlError("single sign-on is not configured for this connection"),
-        )
     try:
+        if not is_configured(connection):
+            raise SamlError("single sign-on is not configured for this connection")
         identity = process_response(
             _settings_for(connection), urls(integration_id).acs, request.form
         )
-        outstanding = (
-            directory.outstanding_sign_ins(connection, _browser_key(_binding_nonce()))
-            if identity.in_response_to
-            else {}
-        )
-        answered = check_in_response_to(
-            identity, set(outstanding), allow_idp_initiated=connection.allow_idp_initiated
-        )
-        if not directory.remember_assertion(
-            connection, identity.assertion_id, identity.remember_until
-        ):
-            raise SamlError(f"replayed assertion {identity.assertion_id}")
-        if answered is not None:
-            directory.finish_sign_in(answered)
-            next_path = outstanding[answered]
-        else:
-            next_path = safe_next_path(request.form.get("RelayState"))
-        account, joined = directory.sso_account(organization, identity.email, identity.display_name)
-        directory.record_sign_in(
-            organization,
-            connection,
-            account,
-            jit=joined,
-            idp_initiated=answered is None,
-            assertion_id=identity.assertion_id,
-        )
-        account_id = account.id
-        directory.session.commit()
+        with directory.atomic():
+            signed_in = directory.complete_sign_in(
+                connection,
+                organization,
+                identity,
+                browser_key=_browser_key(nonce) if (nonce := _binding_nonce()) else None,
+                relay_state=request.form.get("RelayState"),
+            )
     except SamlError as e:
         return _refuse(directory, organization, connection, e)
     except JitRefused as e:
         return _refuse(directory, organization, connection, SamlError(f"JIT refused: {e}"), jit=e)
     except DirectoryError as e:  # e.g. the same person's first sign-in twice at once
         return _refuse(directory, organization, connection, SamlError(f"directory: {e}"))
-    except Exception:
-        directory.session.rollback()
-        raise
 
-    account = directory.session.get(ext.models.account, account_id)
+    account = signed_in.account
     session.clear()  # a new session: no fixation
     login_user(account)
+    # After login_user: it sends user_logged_in, whose receiver (forget_sso) drops
+    # this key so that no other sign-in inherits an SSO record.
     session[SESSION_KEY] = {
         "organization_id": organization.id,
         "integration_id": integration_id,
-        "account_id": str(account_id),
+        "account_id": str(account.id),
     }
-    return redirect(next_path or "/")
+    return redirect(signed_in.next_path or "/")
 
 
 def _refuse(
@@ -278,16 +253,9 @@ def _refuse(
 @bp.get("/<integration_id>/metadata")
 def metadata(integration_id: str) -> Response:
     """The SP metadata for Okta (entity ID = this URL)."""
-    ext = current_app.extensions["okta_scim"]
-    connection = ext.directory().connection_by_integration_id(integration_id)
+    connection = _ext().directory().connection_by_integration_id(integration_id)
     if connection is None:
         return _not_found()
     u = urls(integration_id)
-    xml = sp_metadata(
-        {
-            "strict": True,
-            "sp": sp_settings(entity_id=u.metadata, acs_url=u.acs),
-            "security": {"wantAssertionsSigned": True, "wantMessagesSigned": True},
-        }
-    )
+    xml = sp_metadata(sp_metadata_settings(entity_id=u.metadata, acs_url=u.acs))
     return Response(xml, mimetype="application/samlmetadata+xml")
