@@ -1,14 +1,19 @@
 """SCIM filter trees (:mod:`flask_okta_scim.scim.filters`) as SQLAlchemy expressions.
 
-Every attribute a filter may name maps to a column or a JSON path here; no SQL
-text is ever built from the filter, and nothing is filtered in Python after
-loading. ``userName eq`` compares the indexed lower-cased ``user_name_key``
-column, so the lookup Okta makes before every create stays one index probe.
+What an attribute *is* (its type, whether it is case-exact) is a SCIM fact and
+lives in :mod:`flask_okta_scim.scim.attributes`; this module only says where
+each canonical attribute is stored: a column, a JSON path, or (for a group's
+members) a subquery. No SQL text is ever built from the filter, and nothing is
+filtered in Python after loading. ``userName eq`` compares the indexed
+lower-cased ``user_name_key`` column, so the lookup Okta makes before every
+create stays one index probe.
 """
 
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone
 
@@ -24,51 +29,113 @@ from sqlalchemy import select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from ..scim.attributes import GROUP_FILTERS
+from ..scim.attributes import USER_FILTERS
 from ..scim.constants import ENTERPRISE_USER
 from ..scim.errors import InvalidFilter
 from ..scim.filters import And
+from ..scim.filters import Attribute
+from ..scim.filters import AttributeMap
 from ..scim.filters import Compare
 from ..scim.filters import Node
 from ..scim.filters import Not
 from ..scim.filters import Or
 from .models import Models
 
-_JSON_PATHS = {
-    "displayName": None,  # a column
-    "nickName": ("nickName",),
-    "title": ("title",),
-    "userType": ("userType",),
-    "locale": ("locale",),
-    "preferredLanguage": ("preferredLanguage",),
-    "name.givenName": ("name", "givenName"),
-    "name.familyName": ("name", "familyName"),
-    "name.formatted": ("name", "formatted"),
-    **{
-        f"{ENTERPRISE_USER}:{name}": (ENTERPRISE_USER, name)
-        for name in ("employeeNumber", "costCenter", "organization", "division", "department")
-    },
-    f"{ENTERPRISE_USER}:manager.value": (ENTERPRISE_USER, "manager", "value"),
-}
+
+@dataclass(frozen=True)
+class Lowered:
+    """A column that already holds the lower-cased value (compared as is, index intact)."""
+
+    column: t.Any
+
+
+@dataclass(frozen=True)
+class Condition:
+    """An attribute that is no column: ``build`` makes the whole condition for a comparison."""
+
+    build: Callable[[Compare], ColumnElement[bool]]
+
+
+#: Where a canonical attribute is stored: a column, a :class:`Lowered` column, or a
+#: :class:`Condition`.
+Storage = t.Any
+
+
+def _json_text(models: Models, *path: str) -> t.Any:
+    return models.identity.attributes[path].as_string()
+
+
+def user_storage(models: Models) -> dict[str, Storage]:
+    """Where each filterable User attribute is stored, by canonical name."""
+    ident = models.identity
+    e = ENTERPRISE_USER
+    return {
+        "id": ident.id,
+        "userName": Lowered(ident.user_name_key),
+        "externalId": ident.external_id,
+        "displayName": ident.display_name,
+        "emails.value": Lowered(ident.primary_email_key),
+        "active": ident.active,
+        "meta.created": ident.created_at,
+        "meta.lastModified": ident.updated_at,
+        "nickName": _json_text(models, "nickName"),
+        "title": _json_text(models, "title"),
+        "userType": _json_text(models, "userType"),
+        "locale": _json_text(models, "locale"),
+        "preferredLanguage": _json_text(models, "preferredLanguage"),
+        "name.givenName": _json_text(models, "name", "givenName"),
+        "name.familyName": _json_text(models, "name", "familyName"),
+        "name.formatted": _json_text(models, "name", "formatted"),
+        **{
+            f"{e}:{name}": _json_text(models, e, name)
+            for name in ("employeeNumber", "costCenter", "organization", "division", "department")
+        },
+        f"{e}:manager.value": _json_text(models, e, "manager", "value"),
+    }
+
+
+def group_storage(models: Models) -> dict[str, Storage]:
+    """Where each filterable Group attribute is stored (a group joined to its team)."""
+    group, team = models.group, models.team
+
+    def members(node: Compare) -> ColumnElement[bool]:
+        if node.op not in ("eq", "pr"):
+            raise InvalidFilter("members may only be filtered with eq or pr.")
+        gm, ident = models.group_member, models.identity
+        member = (
+            select(gm.group_id)
+            .join(ident, ident.id == gm.identity_id)
+            .where(gm.group_id == group.id, ident.deleted_at.is_(None))
+        )
+        if node.op == "eq":
+            member = member.where(ident.id == node.value)
+        return exists(member)
+
+    return {
+        "id": group.id,
+        "displayName": team.name,
+        "externalId": group.external_id,
+        "members.value": Condition(members),
+        "meta.created": group.created_at,
+        "meta.lastModified": group.updated_at,
+    }
 
 
 def user_condition(node: Node, models: Models) -> ColumnElement[bool]:
     """The WHERE clause for a User filter (the caller adds the organization)."""
-    return _Translator(_user_operand, models).build(node)
+    return _Translator(USER_FILTERS, user_storage(models)).build(node)
 
 
 def group_condition(node: Node, models: Models) -> ColumnElement[bool]:
     """The WHERE clause for a Group filter over ``group`` joined to ``team``."""
-    return _Translator(_group_operand, models).build(node)
+    return _Translator(GROUP_FILTERS, group_storage(models)).build(node)
 
 
 class _Translator:
-    def __init__(
-        self,
-        operand: t.Callable[[Compare, Models], tuple[t.Any, str, bool] | ColumnElement[bool]],
-        models: Models,
-    ) -> None:
-        self.operand = operand
-        self.models = models
+    def __init__(self, attributes: AttributeMap, storage: dict[str, Storage]) -> None:
+        self.attributes = attributes
+        self.storage = storage
 
     def build(self, node: Node) -> ColumnElement[bool]:
         if isinstance(node, And):
@@ -78,11 +145,19 @@ class _Translator:
         if isinstance(node, Not):
             # SQL's NOT of NULL is NULL; a filter on a missing value is false, so "not" is true.
             return not_(func.coalesce(self.build(node.expr), false()))
-        found = self.operand(node, self.models)
-        if isinstance(found, ColumnElement):
-            return found
-        column, kind, lowered = found
-        return _compare(column, kind, lowered, node)
+        attribute: Attribute | None = self.attributes.get(node.attribute.lower())
+        stored = self.storage.get(node.attribute)
+        if attribute is None or stored is None:
+            raise InvalidFilter(f"Filtering on {node.attribute!r} is not supported.")
+        if isinstance(stored, Lowered):
+            column, lowered = stored.column, True
+        elif isinstance(stored, Condition):
+            return stored.build(node)
+        elif attribute.case_exact or attribute.type != "string":
+            column, lowered = stored, False
+        else:
+            column, lowered = func.lower(stored), True
+        return _compare(column, attribute.type, lowered, node)
 
 
 def _compare(column: t.Any, kind: str, lowered: bool, node: Compare) -> ColumnElement[bool]:
@@ -163,54 +238,3 @@ def _datetime(value: t.Any, attribute: str) -> datetime:
         raise InvalidFilter(
             f"{attribute} must be compared with an RFC 3339 date-time within years 1-9999."
         ) from None
-
-
-def _user_operand(node: Compare, models: Models) -> tuple[t.Any, str, bool]:
-    ident = models.identity
-    name = node.attribute
-    columns: dict[str, tuple[t.Any, str, bool]] = {
-        "id": (ident.id, "string", False),
-        "userName": (ident.user_name_key, "string", True),
-        "externalId": (ident.external_id, "string", False),
-        "displayName": (func.lower(ident.display_name), "string", True),
-        "emails.value": (ident.primary_email_key, "string", True),
-        "active": (ident.active, "boolean", False),
-        "meta.created": (ident.created_at, "dateTime", False),
-        "meta.lastModified": (ident.updated_at, "dateTime", False),
-    }
-    if name in columns:
-        return columns[name]
-    path = _JSON_PATHS.get(name)
-    if path is None:
-        raise InvalidFilter(f"Filtering on {name!r} is not supported.")
-    text = ident.attributes[path].as_string()
-    if name.endswith("manager.value"):
-        return text, "string", False
-    return func.lower(text), "string", True
-
-
-def _group_operand(node: Compare, models: Models) -> tuple[t.Any, str, bool] | ColumnElement[bool]:
-    group, team = models.group, models.team
-    name = node.attribute
-    if name == "members.value":
-        if node.op not in ("eq", "pr"):
-            raise InvalidFilter("members may only be filtered with eq or pr.")
-        gm, ident = models.group_member, models.identity
-        member = (
-            select(gm.group_id)
-            .join(ident, ident.id == gm.identity_id)
-            .where(gm.group_id == group.id, ident.deleted_at.is_(None))
-        )
-        if node.op == "eq":
-            member = member.where(ident.id == node.value)
-        return exists(member)
-    columns: dict[str, tuple[t.Any, str, bool]] = {
-        "id": (group.id, "string", False),
-        "displayName": (func.lower(team.name), "string", True),
-        "externalId": (group.external_id, "string", False),
-        "meta.created": (group.created_at, "dateTime", False),
-        "meta.lastModified": (group.updated_at, "dateTime", False),
-    }
-    if name not in columns:
-        raise InvalidFilter(f"Filtering on {name!r} is not supported.")
-    return columns[name]
