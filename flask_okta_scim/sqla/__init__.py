@@ -11,6 +11,7 @@ from .mixins import OrganizationMixin
 from .mixins import TeamMixin
 from .models import Models
 from .models import define_models
+from .scim_store import SQLAlchemyScimStore
 
 __all__ = [
     "UNSET",
@@ -18,6 +19,7 @@ __all__ = [
     "Directory",
     "Models",
     "OrganizationMixin",
+    "SQLAlchemyScimStore",
     "TeamMixin",
     "define_models",
 ]

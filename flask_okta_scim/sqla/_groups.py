@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from ._base import DirectoryBase
+from ._base import bump_version
 from ._sql import chunks
 from ._sql import delete_returning
 from ._sql import insert_ignore
@@ -27,6 +28,18 @@ class GroupOperations(DirectoryBase):
     add_team_members: t.Callable[..., list[t.Any]]
     remove_team_members: t.Callable[..., list[t.Any]]
     replace_team_members: t.Callable[..., tuple[list[t.Any], list[t.Any]]]
+
+    def set_group_external_id(self, group: t.Any, external_id: str | None) -> bool:
+        """Record the identity provider's ``externalId`` of ``group``; return whether it changed.
+
+        Does not commit.
+        """
+        if group.external_id == external_id:
+            return False
+        group.external_id = external_id
+        bump_version(group)
+        self.audit(group.organization_id, "group.external_id", "group", group.id)
+        return True
 
     def group_member_ids(self, group: t.Any) -> set[str]:
         """The SCIM ids of ``group``'s members."""

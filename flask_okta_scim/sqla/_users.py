@@ -74,6 +74,7 @@ class UserOperations(DirectoryBase):
         external_id: str | None = None,
         display_name: str | None = None,
         attributes: dict[str, t.Any] | None = None,
+        primary_email: str | None = None,
         password: str | None = None,
         active: bool = True,
     ) -> tuple[t.Any, bool]:
@@ -82,8 +83,10 @@ class UserOperations(DirectoryBase):
         The account is found by ``email`` (``user_name`` when ``email`` is not
         given), case-insensitively, and attached; or created. A ``user_name``
         already used by an *active* identity of the organization raises
-        :class:`Conflict`; one used by a *deactivated* identity reactivates it
-        on the same SCIM id (rule 7) and ``created`` is ``False``.
+        :class:`Conflict`; one used by a *deactivated* (or deleted) identity
+        reactivates it on the same SCIM id (rule 7) and ``created`` is
+        ``False``. ``primary_email`` is the address SCIM ``emails`` filters
+        compare (the primary one the client sent).
 
         ``password`` is stored (hashed) only on an account created here: Okta
         sends a (random, unless password sync is on) password with every
@@ -99,8 +102,9 @@ class UserOperations(DirectoryBase):
                 raise Conflict(
                     f"A user with userName {user_name!r} already exists in this organization."
                 )
+            existing.deleted_at = None  # a deleted user created again keeps its id
             self._set_identity_fields(
-                existing, user_name, email, external_id, display_name, attributes
+                existing, user_name, email, external_id, display_name, attributes, primary_email
             )
             if active:
                 self.reactivate(existing, password=password)
@@ -112,7 +116,9 @@ class UserOperations(DirectoryBase):
             active=False,
             version=1,
         )
-        self._set_identity_fields(identity, user_name, email, external_id, display_name, attributes)
+        self._set_identity_fields(
+            identity, user_name, email, external_id, display_name, attributes, primary_email
+        )
         self.session.add(identity)
         # Insert now: a concurrent create of the same userName waits on the unique
         # index here and then gets a Conflict (409), not an error later on.
@@ -151,10 +157,14 @@ class UserOperations(DirectoryBase):
         external_id: t.Any = UNSET,
         display_name: t.Any = UNSET,
         attributes: t.Any = UNSET,
+        primary_email: t.Any = UNSET,
         password: t.Any = UNSET,
         active: t.Any = UNSET,
     ) -> frozenset[str]:
         """Change the fields given (others are left alone); return the names of those that changed.
+
+        ``primary_email`` only feeds SCIM ``emails`` filters; it is not a change
+        of its own (the attributes it comes from are).
 
         The identity always takes the new values. The attached account takes
         the new email, display name and password only when it belongs to no
@@ -165,6 +175,8 @@ class UserOperations(DirectoryBase):
         organization = self.session.get(self.models.organization, identity.organization_id)
         if active is True and not identity.active:
             self.reactivate(identity)
+        if primary_email is not UNSET:
+            identity.primary_email_key = primary_email.lower() if primary_email else None
 
         changes: set[str] = set()
         if user_name is not UNSET:
@@ -344,12 +356,14 @@ class UserOperations(DirectoryBase):
         external_id: str | None,
         display_name: str | None,
         attributes: dict[str, t.Any] | None,
+        primary_email: str | None,
     ) -> None:
         identity.user_name, identity.user_name_key = user_name, user_name.lower()
         identity.email, identity.email_key = email, email.lower()
         identity.external_id = external_id
         identity.display_name = display_name
         identity.attributes = dict(attributes or {})
+        identity.primary_email_key = primary_email.lower() if primary_email else None
 
     def _attach(
         self, organization: t.Any, identity: t.Any, password: str | None

@@ -28,7 +28,9 @@ from ..scim.constants import CONTENT_TYPE
 from ..scim.constants import USER
 from ..scim.resources import check_json
 from ..scim.resources import project
-from ..sqla.scim import ScimStore
+from ..scim.service import ScimService
+from ..scim.service import preconditions
+from ..sqla.scim_store import SQLAlchemyScimStore
 from .scim_guard import bearer_token
 
 logger = logging.getLogger("flask_okta_scim.scim")
@@ -139,7 +141,7 @@ def _method() -> str:
     return "GET" if request.method == "HEAD" else request.method
 
 
-def _authenticated(run: t.Callable[[ScimStore], Response]) -> Response:
+def _authenticated(run: t.Callable[[ScimService], Response]) -> Response:
     """Authenticate the bearer token, apply the rate limit, run one unit of work."""
     ext = _ext()
     token = bearer_token(request.headers.get("Authorization"))
@@ -158,12 +160,13 @@ def _authenticated(run: t.Callable[[ScimStore], Response]) -> Response:
     directory.actor = f"scim:token:{token_row.id}"
     g._okta_scim_scim = (organization.id, token_row.id)
     ext.scim_rate_limiter.hit(organization.id)
-    store = ScimStore(
-        directory, organization, base_url=_base(), max_results=ext.settings.max_page_size
+    service = ScimService(
+        SQLAlchemyScimStore(directory, organization, base_url=_base()),
+        max_results=ext.settings.max_page_size,
     )
     try:
         with directory.atomic():
-            return run(store)
+            return run(service)
     except IntegrityError:
         # A unique key taken by a concurrent request: Okta's retry will see it.
         raise errors.Uniqueness(
@@ -176,7 +179,7 @@ def _with_version(resource: dict[str, t.Any], status: int = 200, **headers: str)
     if (
         version
         and _method() == "GET"
-        and request.if_none_match.contains_weak(version.removeprefix("W/").strip('"'))
+        and preconditions(version, if_none_match=request.headers.get("If-None-Match"))
     ):
         return scim_response(None, 304, {"ETag": version})
     if version:
@@ -204,7 +207,7 @@ def users() -> Response:
         )
     if request.method == "POST":
 
-        def create(store: ScimStore) -> Response:
+        def create(store: ScimService) -> Response:
             resource = store.create_user(_json_body())
             return _with_version(resource, 201, Location=resource["meta"]["location"])
 
@@ -229,7 +232,7 @@ def user(scim_id: str) -> Response:
         )
     if request.method == "DELETE":
 
-        def delete(store: ScimStore) -> Response:
+        def delete(store: ScimService) -> Response:
             store.delete_user(scim_id, if_match)
             return scim_response(None, 204)
 
@@ -257,7 +260,7 @@ def groups() -> Response:
         )
     if request.method == "POST":
 
-        def create(store: ScimStore) -> Response:
+        def create(store: ScimService) -> Response:
             resource = store.create_group(_json_body())
             return _with_version(resource, 201, Location=resource["meta"]["location"])
 
@@ -279,7 +282,7 @@ def group(scim_id: str) -> Response:
         )
     if request.method == "PATCH":
 
-        def patch(store: ScimStore) -> Response:
+        def patch(store: ScimService) -> Response:
             store.patch_group(scim_id, _json_body(), if_match)
             if _names("attributes") or _names("excludedAttributes"):
                 return _with_version(store.get_group(scim_id, members=members))
@@ -289,7 +292,7 @@ def group(scim_id: str) -> Response:
         return _authenticated(patch)
     if request.method == "DELETE":
 
-        def delete(store: ScimStore) -> Response:
+        def delete(store: ScimService) -> Response:
             store.delete_group(scim_id, if_match)
             return scim_response(None, 204)
 
