@@ -13,7 +13,7 @@ import typing as t
 import pytest
 from flask import Flask
 
-from flask_okta_scim.sqla._connections import hash_token
+from flask_okta_scim.sqla.directory.connections import hash_token
 from sample_app.models import okta
 from tests.conftest import ScimClient
 from tests.conftest import assert_scim_error

@@ -35,7 +35,7 @@ from ..saml.service import process_response
 from ..saml.service import sp_metadata
 from ..saml.settings import saml_settings
 from ..saml.settings import sp_metadata_settings
-from ..sqla._sso import is_configured
+from ..sqla.directory.connections import is_configured
 from ._state import extension as _ext
 
 logger = logging.getLogger("flask_okta_scim.sso")

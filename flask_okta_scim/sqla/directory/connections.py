@@ -4,6 +4,10 @@ Tokens are random (256 bits), shown once, and stored only as SHA-256 hashes;
 a presented token is hashed and looked up by its hash, and the hashes are
 compared with :func:`hmac.compare_digest`. Rotation keeps the old token working
 until the new one is first used, or until the grace time runs out.
+
+Also the state of sign-ins, in the database so that a sign-in started on one
+process or host finishes on any other and a replayed assertion is caught
+everywhere: AuthnRequests in progress and the replay cache.
 """
 
 from __future__ import annotations
@@ -16,17 +20,21 @@ from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 
+from sqlalchemy import delete
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
-from ..core.errors import NotReady
-from ..core.ids import new_integration_id
-from ._base import DirectoryBase
-from .mixins import utcnow
+from ...core.errors import InvalidValue
+from ...core.errors import NotReady
+from ...core.ids import new_integration_id
+from .._sql import insert_ignore
+from ..mixins import utcnow
+from .base import DirectoryBase
 
 #: Connection states (SPEC §2).
 PENDING, CONFIGURED, CONNECTED = "pending", "configured", "connected"
+
 
 #: Don't write ``last_used_at`` more often than this.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -43,8 +51,13 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-class ConnectionOperations(DirectoryBase):
-    """The Okta connection of an organization and its provisioning tokens."""
+def is_configured(connection: t.Any) -> bool:
+    """Whether ``connection`` has what a sign-in needs: entity ID, SSO URL, a certificate."""
+    return bool(connection.idp_entity_id and connection.idp_sso_url and connection.idp_certificates)
+
+
+class Connections(DirectoryBase):
+    """The Okta connection of an organization, its provisioning tokens, and sign-ins in progress."""
 
     def get_connection(self, organization: t.Any) -> t.Any:
         """Return ``organization``'s Okta connection, or ``None``."""
@@ -55,6 +68,19 @@ class ConnectionOperations(DirectoryBase):
         """Return the connection with this public Integration ID, or ``None``."""
         c = self.models.connection
         return self.session.scalars(select(c).where(c.integration_id == integration_id)).first()
+
+    def connection_and_organization(self, integration_id: str) -> tuple[t.Any, t.Any]:
+        """The connection with this Integration ID and its organization, in one query.
+
+        ``(None, None)`` when there is no such connection.
+        """
+        c, o = self.models.connection, self.models.organization
+        found = self.session.execute(
+            select(c, o)
+            .join(o, o.id == c.organization_id)
+            .where(c.integration_id == integration_id)
+        ).first()
+        return (found[0], found[1]) if found is not None else (None, None)
 
     def connect(self, organization: t.Any) -> t.Any:
         """Start ``organization``'s Okta connection (state *pending*); return it.
@@ -77,6 +103,56 @@ class ConnectionOperations(DirectoryBase):
         self.session.flush()
         self.audit(organization, "sso.connect", "connection", connection.integration_id)
         return connection
+
+    def configure_connection(
+        self,
+        connection: t.Any,
+        *,
+        idp_entity_id: str,
+        idp_sso_url: str,
+        certificates: list[str],
+        metadata_url: str | None = None,
+    ) -> None:
+        """Set the IdP's entity ID, SSO URL and signing certificates (all of them, for rollover).
+
+        A *pending* connection becomes *configured*; a *connected* one stays
+        connected. Does not check that the IdP answers. Does not commit.
+        """
+        if not idp_entity_id or not idp_sso_url.startswith(("https://", "http://")):
+            raise InvalidValue("The IdP needs an entity ID and an http(s) sign-on URL.")
+        if not certificates:
+            raise InvalidValue("At least one IdP signing certificate is needed.")
+        connection.idp_entity_id = idp_entity_id
+        connection.idp_sso_url = idp_sso_url
+        connection.idp_certificates = list(certificates)
+        connection.metadata_url = metadata_url
+        if connection.status != CONNECTED:
+            connection.status = CONFIGURED
+        self.audit(
+            connection.organization_id,
+            "sso.configure",
+            "connection",
+            connection.integration_id,
+            idp_entity_id=idp_entity_id,
+            certificates=len(certificates),
+            metadata_url=metadata_url,
+        )
+
+    def set_allow_idp_initiated(self, connection: t.Any, allowed: bool) -> None:
+        """Allow or refuse unsolicited (IdP-initiated) sign-ins. Does not commit."""
+        connection.allow_idp_initiated = bool(allowed)
+        self.audit(
+            connection.organization_id,
+            "sso.idp_initiated",
+            "connection",
+            connection.integration_id,
+            allowed=bool(allowed),
+        )
+
+    def require_configured(self, connection: t.Any) -> None:
+        """Raise :class:`NotReady` unless the IdP settings are complete."""
+        if not is_configured(connection):
+            raise NotReady("Single sign-on is not configured yet for this organization.")
 
     def mark_connected(self, connection: t.Any) -> bool:
         """Record a successful sign-in through ``connection``; return whether it was the first."""
@@ -198,3 +274,68 @@ class ConnectionOperations(DirectoryBase):
         )
         self.session.flush()
         return token
+
+    def start_sign_in(
+        self,
+        connection: t.Any,
+        request_id: str,
+        browser_key: str,
+        next_path: str | None,
+        lifetime: timedelta,
+    ) -> None:
+        """Remember an AuthnRequest sent for this browser. Does not commit."""
+        now = utcnow()
+        ar = self.models.authn_request
+        self.session.execute(delete(ar).where(ar.expires_at < now))
+        self.session.add(
+            ar(
+                id=request_id,
+                connection_id=connection.id,
+                browser_key=browser_key,
+                next_path=next_path,
+                expires_at=now + lifetime,
+            )
+        )
+
+    def outstanding_sign_ins(self, connection: t.Any, browser_key: str | None) -> dict[str, t.Any]:
+        """The unexpired AuthnRequests this browser started on ``connection``: ID -> next path."""
+        if not browser_key:
+            return {}
+        ar = self.models.authn_request
+        rows = self.session.execute(
+            select(ar.id, ar.next_path).where(
+                ar.connection_id == connection.id,
+                ar.browser_key == browser_key,
+                ar.expires_at > utcnow(),
+            )
+        )
+        return {request_id: next_path for request_id, next_path in rows}
+
+    def finish_sign_in(self, request_id: str) -> None:
+        """Forget an answered AuthnRequest: an ID is answered once. Does not commit."""
+        ar = self.models.authn_request
+        self.session.execute(delete(ar).where(ar.id == request_id))
+
+    def remember_assertion(self, connection: t.Any, assertion_id: str, until: datetime) -> bool:
+        """Record a used assertion ID; return ``False`` if it was used before (a replay).
+
+        An atomic insert-if-absent on a primary key, so two processes racing with
+        the same assertion cannot both win. Does not commit.
+        """
+        seen = self.models.assertion_seen
+        if secrets.randbelow(32) == 0:  # now and then, not on every sign-in
+            self.session.execute(delete(seen).where(seen.expires_at < utcnow()))
+        return bool(
+            insert_ignore(
+                self.session,
+                seen,
+                [
+                    {
+                        "connection_id": connection.id,
+                        "assertion_id": assertion_id,
+                        "expires_at": until,
+                    }
+                ],
+                seen.assertion_id,
+            )
+        )

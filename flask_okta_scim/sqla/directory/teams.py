@@ -1,4 +1,4 @@
-"""Team rules of the directory service (SPEC §2 rules 3 and 10), free of any wire format."""
+"""Teams (directory rule 10): create, rename, members as set operations, delete, domains."""
 
 from __future__ import annotations
 
@@ -6,21 +6,87 @@ import typing as t
 from collections.abc import Iterable
 
 from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import select
 
-from .. import signals
-from ..core.emails import normalize_domain
-from ..core.ids import new_scim_id
-from ._base import DirectoryBase
-from ._base import _clean_name
-from ._base import bump_version
-from ._sql import chunks
-from ._sql import delete_returning
-from ._sql import insert_ignore
+from ... import signals
+from ...core.emails import normalize_domain
+from ...core.errors import Conflict
+from ...core.errors import NotFound
+from ...core.ids import new_scim_id
+from .._sql import chunks
+from .._sql import delete_returning
+from .._sql import insert_ignore
+from .accounts import Accounts
+from .base import _clean_name
+from .base import bump_version
 
 
-class TeamOperations(DirectoryBase):
-    """Teams: create, rename, membership as set operations, delete, pre-approved domains."""
+class Teams(Accounts):
+    """Teams of an organization, their members and their pre-approved email domains."""
+
+    def get_team(self, organization: t.Any, ref: t.Any) -> t.Any:
+        """Return the team of ``organization`` whose id (or exact name) is ``ref``.
+
+        Never returns another organization's team. Raises :class:`NotFound` or
+        :class:`Conflict` (several teams share the name).
+        """
+        team_model = self.models.team
+        found = self._by_id(team_model, ref)
+        if found is not None and found.organization_id == organization.id:
+            return found
+        matches = self.session.scalars(
+            select(team_model)
+            .where(team_model.organization_id == organization.id, team_model.name == str(ref))
+            .limit(2)
+        ).all()
+        if len(matches) > 1:
+            raise Conflict(f"Several teams of this organization are named {ref!r}: use the id.")
+        if not matches:
+            raise NotFound(f"No team {ref!r} in organization {organization.id}.")
+        return matches[0]
+
+    def teams(self, organization: t.Any) -> list[t.Any]:
+        """Return the teams of ``organization``, by id."""
+        team_model = self.models.team
+        return list(
+            self.session.scalars(
+                select(team_model)
+                .where(team_model.organization_id == organization.id)
+                .order_by(team_model.id)
+            )
+        )
+
+    def teams_of(self, account: t.Any, organization: t.Any | None = None) -> list[t.Any]:
+        """Return the teams ``account`` is a member of (of ``organization`` only, if given)."""
+        team_model, tm = self.models.team, self.models.team_member
+        stmt = (
+            select(team_model)
+            .join(tm, tm.team_id == team_model.id)
+            .where(tm.account_id == account.id)
+        )
+        if organization is not None:
+            stmt = stmt.where(team_model.organization_id == organization.id)
+        return list(self.session.scalars(stmt.order_by(team_model.id)))
+
+    def team_members(self, team: t.Any) -> list[t.Any]:
+        """Return the accounts in ``team``, by email."""
+        a, tm = self.models.account, self.models.team_member
+        return list(
+            self.session.scalars(
+                select(a)
+                .join(tm, tm.account_id == a.id)
+                .where(tm.team_id == team.id)
+                .order_by(func.lower(a.email))
+            )
+        )
+
+    def team_domains(self, team: t.Any) -> list[str]:
+        """Return ``team``'s pre-approved email domains, sorted."""
+        d = self.models.team_domain
+        return list(
+            self.session.scalars(select(d.domain).where(d.team_id == team.id).order_by(d.domain))
+        )
 
     def create_team(
         self,
@@ -216,8 +282,6 @@ class TeamOperations(DirectoryBase):
                 self._organization_of(team), "team.domain.remove", "team", team.id, domain=domain
             )
         return bool(removed)
-
-    # -- helpers -------------------------------------------------------------
 
     def _organization_of(self, team: t.Any) -> t.Any:
         return self.session.get(self.models.organization, team.organization_id)

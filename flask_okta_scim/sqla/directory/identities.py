@@ -1,4 +1,4 @@
-"""User rules of the directory service (SPEC §2 rules 4-9), free of any wire format."""
+"""SCIM-provisioned people (directory rules 4-9): create, update, passwords, (re)activation."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from .. import signals
-from ..core.emails import normalize_email
-from ..core.errors import Conflict
-from ..core.errors import InvalidValue
-from ..core.ids import new_scim_id
-from ._base import DirectoryBase
-from ._base import _short
-from ._base import bump_version
-from .mixins import utcnow
+from ... import signals
+from ...core.emails import normalize_email
+from ...core.errors import Conflict
+from ...core.errors import InvalidValue
+from ...core.ids import new_scim_id
+from ..mixins import utcnow
+from .base import _short
+from .base import bump_version
+from .groups import Groups
 
 
 class _Unset:
@@ -24,18 +24,12 @@ class _Unset:
         return "UNSET"
 
 
-#: Marks an argument of :meth:`UserOperations.update_identity` as "leave unchanged".
+#: Marks an argument of :meth:`Identities.update_identity` as "leave unchanged".
 UNSET: t.Any = _Unset()
 
 
-class UserOperations(DirectoryBase):
-    """Provisioning, update, deactivation, reactivation and password sync."""
-
-    # Provided by GroupOperations in the composed Directory.
-    _restore_group_teams: t.Callable[[t.Any], None]
-    _forget_group_memberships: t.Callable[[t.Any], None]
-
-    # -- lookups -------------------------------------------------------------
+class Identities(Groups):
+    """What SCIM provisioning changes, free of any wire format."""
 
     def get_identity(self, organization: t.Any, scim_id: str) -> t.Any:
         """Return ``organization``'s identity with SCIM id ``scim_id``, or ``None``.
@@ -62,8 +56,6 @@ class UserOperations(DirectoryBase):
         if identity.account_id is None:
             return None
         return self.session.get(self.models.account, identity.account_id)
-
-    # -- rule 4: create ------------------------------------------------------
 
     def provision(
         self,
@@ -145,8 +137,6 @@ class UserOperations(DirectoryBase):
             created_account=created,
         )
         return identity, True
-
-    # -- rules 5 and 8: update, password sync -----------------------------
 
     def update_identity(
         self,
@@ -256,8 +246,6 @@ class UserOperations(DirectoryBase):
             account, self.session.get(self.models.organization, identity.organization_id)
         )
 
-    # -- rules 6 and 7: deactivate, reactivate ----------------------------
-
     def deactivate(self, identity: t.Any) -> None:
         """Detach the person from the organization and all its teams (rule 6).
 
@@ -345,8 +333,6 @@ class UserOperations(DirectoryBase):
             bump_version(identity)
         self.audit(organization, "member.remove", "account", account.id)
         self._detach(organization, account, identity=identity, delete_orphan=delete_orphan)
-
-    # -- helpers -------------------------------------------------------------
 
     def _set_identity_fields(
         self,

@@ -14,20 +14,15 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
 
-from ._base import DirectoryBase
-from ._base import bump_version
-from ._sql import chunks
-from ._sql import delete_returning
-from ._sql import insert_ignore
+from .._sql import chunks
+from .._sql import delete_returning
+from .._sql import insert_ignore
+from .base import bump_version
+from .teams import Teams
 
 
-class GroupOperations(DirectoryBase):
+class Groups(Teams):
     """Member lists of Okta-managed teams, as set operations on identities."""
-
-    # Provided by TeamOperations in the composed Directory.
-    add_team_members: t.Callable[..., list[t.Any]]
-    remove_team_members: t.Callable[..., list[t.Any]]
-    replace_team_members: t.Callable[..., tuple[list[t.Any], list[t.Any]]]
 
     def set_group_external_id(self, group: t.Any, external_id: str | None) -> bool:
         """Record the identity provider's ``externalId`` of ``group``; return whether it changed.

@@ -2,23 +2,28 @@
 
 SCIM views, SAML sign-in and the CLI all change accounts, organizations and
 teams through :class:`Directory`; none of them writes those tables directly.
+
+One module per concern, each building on the ones it imports:
+:mod:`.base` (unit of work, signals, audit) ← :mod:`.accounts` (organizations,
+accounts, memberships) ← :mod:`.teams` (teams, their members and pre-approved
+domains) ← :mod:`.groups` (the IdP's member lists behind Okta-managed teams) ←
+:mod:`.identities` (SCIM-provisioned people, rules 4-9); :mod:`.jit` (rule 3)
+builds on teams; :mod:`.connections` (Okta connections, SCIM tokens, sign-ins in
+progress, the replay cache) on the base; :mod:`.sign_in` (the ACS's decisions)
+on JIT and connections. :class:`Directory` is all of them.
 """
 
 from __future__ import annotations
 
-from ._connections import ConnectionOperations
-from ._groups import GroupOperations
-from ._sso import SsoOperations
-from ._teams import TeamOperations
-from ._users import UNSET
-from ._users import UserOperations
+from .identities import UNSET
+from .identities import Identities
+from .sign_in import SignIn
+from .sign_in import SignIns
 
-__all__ = ["UNSET", "Directory"]
+__all__ = ["UNSET", "Directory", "SignIn"]
 
 
-class Directory(
-    UserOperations, GroupOperations, TeamOperations, ConnectionOperations, SsoOperations
-):
+class Directory(SignIns, Identities):
     """Accounts, organizations, teams and provisioned identities of one database session.
 
     Get one from :meth:`flask_okta_scim.OktaSCIM.directory` inside an

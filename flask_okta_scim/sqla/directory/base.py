@@ -1,0 +1,126 @@
+"""The directory's machinery: the unit of work, signals inside it, the audit log."""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from blinker import NamedSignal
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...core.errors import InvalidValue
+from ...passwords import hash_password as default_hash_password
+from ..models import Models
+
+_D = t.TypeVar("_D", bound="DirectoryBase")
+
+
+class DirectoryBase:
+    """Session, models, actor and the helpers every part of :class:`Directory` uses."""
+
+    def __init__(
+        self,
+        session: Session,
+        models: Models,
+        *,
+        sender: t.Any,
+        actor: str = "system",
+        hash_password: Callable[[str], str] = default_hash_password,
+        default_role: str = "member",
+    ) -> None:
+        self.session = session
+        self.models = models
+        self.sender = sender
+        self.actor = actor
+        self.hash_password = hash_password
+        self.default_role = default_role
+
+    @contextmanager
+    def atomic(self: _D) -> Iterator[_D]:
+        """Run one unit of work: commit the session on success, roll back on any exception.
+
+        Every change made inside, including the writes of signal receivers,
+        is kept or discarded as a whole (SPEC §2 rule 11). It commits the
+        whole session, so start it with nothing else pending.
+        """
+        try:
+            yield self
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
+
+    def _send(self, signal: NamedSignal, **kwargs: t.Any) -> None:
+        """Flush, then send ``signal`` inside the open transaction."""
+        self.session.flush()
+        signal.send(self.sender, **kwargs)
+
+    def audit(
+        self,
+        organization: t.Any,
+        action: str,
+        target_type: str | None = None,
+        target_id: t.Any = None,
+        *,
+        outcome: str = "success",
+        **detail: t.Any,
+    ) -> None:
+        """Add an audit row. Callers pass field *names*, never passwords or tokens.
+
+        Also for decisions taken outside the directory (a refused request). Does
+        not commit.
+        """
+        self.session.add(
+            self.models.audit(
+                organization_id=getattr(organization, "id", organization),
+                actor=self.actor,
+                action=action,
+                target_type=target_type,
+                target_id=None if target_id is None else str(target_id),
+                outcome=outcome,
+                detail=detail,
+            )
+        )
+
+    def audit_log(self, organization: t.Any, *, limit: int = 100) -> list[t.Any]:
+        """Return the newest ``limit`` audit rows of ``organization``, newest first."""
+        audit = self.models.audit
+        return list(
+            self.session.scalars(
+                select(audit)
+                .where(audit.organization_id == organization.id)
+                .order_by(audit.id.desc())
+                .limit(limit)
+            )
+        )
+
+    def _by_id(self, model: t.Any, ref: t.Any) -> t.Any:
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            return self.session.get(model, int(ref))
+        return None
+
+
+def bump_version(row: t.Any) -> None:
+    """Increment ``row.version`` in SQL (``version = version + 1``), not in Python.
+
+    Concurrent changes of one resource then each get their own version (and
+    ETag): the database serialises the updates instead of both writing n + 1.
+    """
+    row.version = type(row).version + 1
+
+
+def _clean_name(value: t.Any, what: str, limit: int = 200) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValue(f"{what} must be a non-empty string.")
+    cleaned = str(value).strip()
+    if len(cleaned) > limit:
+        raise InvalidValue(f"{what} must be at most {limit} characters.")
+    return cleaned
+
+
+def _short(display_name: str | None) -> str | None:
+    """A display name cut to the account column's 200 characters (identities keep it whole)."""
+    return display_name[:200] if display_name else display_name

@@ -1,0 +1,120 @@
+"""Just-in-time admission at sign-in (directory rule 3)."""
+
+from __future__ import annotations
+
+import typing as t
+
+from sqlalchemy import or_
+from sqlalchemy import select
+
+from ... import signals
+from ...core.emails import email_domain
+from ...core.emails import normalize_email
+from ...core.errors import JitRefused
+from .._sql import insert_ignore
+from .teams import Teams
+
+
+class Jit(Teams):
+    """Admission of people whom an organization's IdP vouches for and who are not members yet."""
+
+    def jit(self, organization: t.Any, email: str, display_name: str | None = None) -> t.Any:
+        """Admit a person who signed in through ``organization``'s IdP; return the account.
+
+        Admitted only if at least one team of the organization pre-approves the
+        email's domain; the person then joins the organization and every such
+        team. A person deactivated by SCIM in this organization is never
+        re-admitted. Raises :class:`JitRefused`; creates nothing then. A
+        person who is already a member is returned as is. Does not commit.
+        """
+        email = normalize_email(email)
+        existing = self.find_account(email)
+        if existing is not None and self.member_role(organization, existing) is not None:
+            return existing
+        return self._admit(organization, email, display_name, existing)
+
+    def _admit(
+        self, organization: t.Any, email: str, display_name: str | None, existing: t.Any
+    ) -> t.Any:
+        """JIT for a non-member whose account (``existing`` or ``None``) was looked up already."""
+        key = email.lower()
+        ident = self.models.identity
+        deactivated = self.session.scalar(
+            select(ident.id)
+            .where(
+                ident.organization_id == organization.id,
+                ident.active.is_(False),
+                or_(ident.email_key == key, ident.user_name_key == key),
+            )
+            .limit(1)
+        )
+        if deactivated is not None:
+            self.audit(
+                organization,
+                "user.jit",
+                "identity",
+                deactivated,
+                outcome="refused",
+                reason=JitRefused.DEACTIVATED,
+            )
+            raise JitRefused(
+                f"{email} was deprovisioned from this organization by its identity provider.",
+                JitRefused.DEACTIVATED,
+            )
+        domain = email_domain(email)
+        team_model, d = self.models.team, self.models.team_domain
+        teams = list(
+            self.session.scalars(
+                select(team_model)
+                .join(d, d.team_id == team_model.id)
+                .where(team_model.organization_id == organization.id, d.domain == domain)
+                .order_by(team_model.id)
+            )
+        )
+        if not teams:
+            self.audit(
+                organization,
+                "user.jit",
+                "account",
+                None,
+                outcome="refused",
+                reason=JitRefused.DOMAIN_NOT_APPROVED,
+                domain=domain,
+            )
+            raise JitRefused(
+                f"No team of this organization pre-approves the domain {domain}.",
+                JitRefused.DOMAIN_NOT_APPROVED,
+            )
+        if existing is not None:
+            account, created = existing, False
+        else:
+            account, created = self.ensure_account(email, display_name)
+        self.add_member(organization, account, via="jit")
+        tm = self.models.team_member
+        for team in teams:
+            if insert_ignore(
+                self.session, tm, [{"team_id": team.id, "account_id": account.id}], tm.account_id
+            ):
+                self._send(
+                    signals.team_members_changed,
+                    organization=organization,
+                    team=team,
+                    added=[account],
+                    removed=[],
+                )
+        self.audit(
+            organization,
+            "user.jit",
+            "account",
+            account.id,
+            created_account=created,
+            teams=[team.id for team in teams],
+        )
+        self._send(
+            signals.user_jit_provisioned,
+            organization=organization,
+            account=account,
+            teams=teams,
+            created_account=created,
+        )
+        return account
