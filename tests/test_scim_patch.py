@@ -15,16 +15,17 @@ import typing as t
 
 import pytest
 
+from flask_okta_scim.core.errors import InvalidValue
 from flask_okta_scim.scim.constants import ENTERPRISE_USER as E
 from flask_okta_scim.scim.constants import GROUP
 from flask_okta_scim.scim.constants import PATCH_OP
 from flask_okta_scim.scim.constants import USER
 from flask_okta_scim.scim.errors import InvalidPath
 from flask_okta_scim.scim.errors import InvalidSyntax
-from flask_okta_scim.scim.errors import InvalidValue
 from flask_okta_scim.scim.errors import NoTarget
 from flask_okta_scim.scim.errors import ScimError
 from flask_okta_scim.scim.errors import TooMany
+from flask_okta_scim.scim.errors import answer
 from flask_okta_scim.scim.filters import And
 from flask_okta_scim.scim.filters import Compare
 from flask_okta_scim.scim.filters import Or
@@ -228,7 +229,7 @@ def test_invalid_syntax(bad):
 def test_invalid_value(operation):
     with pytest.raises(InvalidValue) as info:
         parse_patch(body(operation), USER)
-    assert info.value.scim_type == "invalidValue"
+    assert answer(info.value).scim_type == "invalidValue"
 
 
 @pytest.mark.parametrize("path", ["", "a b", "emails[type eq]", "name..x"])

@@ -1,13 +1,20 @@
 """SCIM errors as data: an exception class per RFC 7644 §3.12 error, rendered by :meth:`to_dict`.
 
-Subclasses only set class attributes. The web layer is the one place that
-turns them into HTTP responses; nothing here knows about HTTP frameworks.
+Subclasses only set class attributes. The protocol code raises the ones that
+only SCIM knows (a bad filter, a bad PATCH path, a stale ``If-Match``...). What
+the directory also means (something not found, a duplicate, a bad value) is
+raised everywhere as :mod:`flask_okta_scim.core.errors`, and the web layer
+answers it with its counterpart here (:class:`NotFound`, :class:`Uniqueness`,
+:class:`InvalidValue`, :class:`Forbidden`) through one table. The web layer
+is the one place that turns them into HTTP responses; nothing here knows about
+HTTP frameworks.
 """
 
 from __future__ import annotations
 
 import typing as t
 
+from ..core import errors as directory
 from .constants import ERROR
 
 
@@ -124,3 +131,28 @@ class ServerError(ScimError):
 class NotImplementedByServer(ScimError):
     status = 501
     default_detail = "This SCIM feature is not implemented by this server."
+
+
+#: How a refusal that the directory also knows is answered; the first matching class wins.
+#: Anything else the directory refuses is a 400 ``invalidValue``.
+DIRECTORY_ANSWERS: dict[type[directory.DirectoryError], type[ScimError]] = {
+    directory.Conflict: Uniqueness,
+    directory.NotFound: NotFound,
+    directory.NotReady: Forbidden,
+    directory.InvalidValue: InvalidValue,
+    directory.NotAMember: InvalidValue,
+}
+
+
+def answer(error: Exception) -> ScimError:
+    """The SCIM error that answers ``error``: itself, or the counterpart of a directory error.
+
+    Raises :class:`TypeError` for anything else (an unexpected exception is the
+    web layer's 500, not a refusal).
+    """
+    if isinstance(error, ScimError):
+        return error
+    if isinstance(error, directory.DirectoryError):
+        cls = next((v for k, v in DIRECTORY_ANSWERS.items() if isinstance(error, k)), InvalidValue)
+        return cls(error.message)
+    raise TypeError(f"{type(error).__name__} is not a refusal with a SCIM answer")

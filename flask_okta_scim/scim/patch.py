@@ -16,13 +16,13 @@ import typing as t
 from dataclasses import dataclass
 from dataclasses import field
 
+from ..core.errors import InvalidValue
 from .constants import ENTERPRISE_USER
 from .constants import GROUP
 from .constants import PATCH_OP
 from .constants import USER
 from .errors import InvalidPath
 from .errors import InvalidSyntax
-from .errors import InvalidValue
 from .errors import NoTarget
 from .errors import TooMany
 from .filters import And

@@ -16,12 +16,11 @@ from datetime import datetime
 from datetime import timezone
 
 from ..core.emails import normalize_email
-from ..core.errors import InvalidValue as DirectoryInvalidValue
+from ..core.errors import InvalidValue
 from .constants import ENTERPRISE_USER
 from .constants import GROUP
 from .constants import USER
 from .errors import InvalidSyntax
-from .errors import InvalidValue
 
 #: Attributes a client may send but that the server owns (RFC 7643 §3.1, §4.1.2).
 READ_ONLY = frozenset({"id", "meta", "groups", "schemas"})
@@ -249,7 +248,7 @@ def account_email(user_name: str, attributes: Mapping[str, t.Any]) -> str:
             continue
         try:
             return normalize_email(candidate)
-        except DirectoryInvalidValue:
+        except InvalidValue:
             continue
     raise InvalidValue(
         f"userName {user_name!r} is not an email address and the user has no primary email: "

@@ -18,7 +18,6 @@ from flask import Response
 from flask import current_app
 from flask import g
 from flask import request
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from ..core import errors as directory_errors
@@ -111,7 +110,7 @@ def _int_arg(name: str, default: int | None) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise errors.InvalidValue(f"{name} must be an integer.") from None
+        raise directory_errors.InvalidValue(f"{name} must be an integer.") from None
 
 
 def _names(arg: str) -> list[str] | None:
@@ -164,14 +163,8 @@ def _authenticated(run: t.Callable[[ScimService], Response]) -> Response:
         SQLAlchemyScimStore(directory, organization, base_url=_base()),
         max_results=ext.settings.max_page_size,
     )
-    try:
-        with directory.atomic():
-            return run(service)
-    except IntegrityError:
-        # A unique key taken by a concurrent request: Okta's retry will see it.
-        raise errors.Uniqueness(
-            "The change conflicted with a concurrent one and was not made; retry."
-        ) from None
+    with directory.atomic():
+        return run(service)
 
 
 def _with_version(resource: dict[str, t.Any], status: int = 200, **headers: str) -> Response:
@@ -343,7 +336,7 @@ def _one_or_all(items: list[dict[str, t.Any]], name: str | None, what: str) -> R
     for item in items:
         if item["id"] == name:
             return scim_response(item)
-    raise errors.NotFound(f"No {what} {name!r}.")
+    raise directory_errors.NotFound(f"No {what} {name!r}.")
 
 
 # -- what this server does not do, and everything else under the prefix -----------------------
@@ -363,18 +356,10 @@ def not_implemented() -> Response:
 @bp.route("/", methods=ALL)
 @bp.route("/<path:anything>", methods=ALL)
 def unknown(anything: str = "") -> Response:
-    raise errors.NotFound(f"There is no SCIM endpoint at {request.path!r}.")
+    raise directory_errors.NotFound(f"There is no SCIM endpoint at {request.path!r}.")
 
 
 # -- errors -------------------------------------------------------------------------------------
-
-_DIRECTORY_ERRORS: dict[type[directory_errors.DirectoryError], type[errors.ScimError]] = {
-    directory_errors.Conflict: errors.Uniqueness,
-    directory_errors.InvalidValue: errors.InvalidValue,
-    directory_errors.NotAMember: errors.InvalidValue,
-    directory_errors.NotFound: errors.NotFound,
-    directory_errors.NotReady: errors.Forbidden,
-}
 
 
 @bp.errorhandler(errors.ScimError)
@@ -385,10 +370,7 @@ def _scim_error(error: errors.ScimError) -> Response:
 
 @bp.errorhandler(directory_errors.DirectoryError)
 def _directory_error(error: directory_errors.DirectoryError) -> Response:
-    scim_class = next(
-        (v for k, v in _DIRECTORY_ERRORS.items() if isinstance(error, k)), errors.InvalidValue
-    )
-    return _scim_error(scim_class(error.message))
+    return _scim_error(errors.answer(error))
 
 
 @bp.errorhandler(HTTPException)

@@ -9,7 +9,6 @@ from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ...core.emails import normalize_email
 from ...core.errors import Conflict
@@ -81,12 +80,7 @@ class Accounts(DirectoryBase):
             return account, False
         account = self.models.account(email=email, display_name=_short(display_name))
         self.session.add(account)
-        try:
-            self.session.flush()
-        except IntegrityError:
-            raise Conflict(
-                f"An account for {email} was created at the same moment; retry."
-            ) from None
+        self._flush(f"An account for {email} was created at the same moment; retry.")
         return account, True
 
     def member_role(self, organization: t.Any, account: t.Any) -> str | None:

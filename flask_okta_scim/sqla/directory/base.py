@@ -9,13 +9,32 @@ from contextlib import contextmanager
 
 from blinker import NamedSignal
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ...core.errors import Conflict
 from ...core.errors import InvalidValue
 from ...passwords import hash_password as default_hash_password
 from ..models import Models
 
 _D = t.TypeVar("_D", bound="DirectoryBase")
+
+#: What a client is told when a concurrent request took a unique key first.
+CONCURRENT_CHANGE = "The change conflicted with a concurrent one and was not made; retry."
+
+
+@contextmanager
+def database_refusals(conflict: str = CONCURRENT_CHANGE) -> Iterator[None]:
+    """Turn the database's refusals into directory errors; the one place that does.
+
+    A unique key taken by a concurrent request (:class:`IntegrityError`) is a
+    :class:`~flask_okta_scim.core.errors.Conflict` with the ``conflict``
+    message. Does not roll back: the caller's unit of work does.
+    """
+    try:
+        yield
+    except IntegrityError:
+        raise Conflict(conflict) from None
 
 
 class DirectoryBase:
@@ -47,11 +66,17 @@ class DirectoryBase:
         whole session, so start it with nothing else pending.
         """
         try:
-            yield self
-            self.session.commit()
+            with database_refusals():
+                yield self
+                self.session.commit()
         except BaseException:
             self.session.rollback()
             raise
+
+    def _flush(self, conflict: str = CONCURRENT_CHANGE) -> None:
+        """Flush now, so that a concurrent duplicate is a :class:`Conflict` here, not later."""
+        with database_refusals(conflict):
+            self.session.flush()
 
     def _send(self, signal: NamedSignal, **kwargs: t.Any) -> None:
         """Flush, then send ``signal`` inside the open transaction."""

@@ -6,7 +6,6 @@ import typing as t
 
 from sqlalchemy import delete
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ... import signals
 from ...core.emails import normalize_email
@@ -445,12 +444,7 @@ class Identities(Groups):
             self._delete_account(account)
 
     def _flush_identity(self) -> None:
-        try:
-            self.session.flush()
-        except IntegrityError:
-            raise Conflict(
-                "A user with this userName or email was created at the same moment; retry."
-            ) from None
+        self._flush("A user with this userName or email was created at the same moment; retry.")
 
 
 def _clean_user_name(value: t.Any) -> str:
