@@ -15,17 +15,12 @@ from contextlib import contextmanager
 from functools import wraps
 
 import click
-from flask import current_app
 
+from .._current import extension
 from ..core.errors import DirectoryError
 from ..sqla.directory import Directory
 
 F = t.TypeVar("F", bound=Callable[..., t.Any])
-
-
-def extension() -> t.Any:
-    """Return the :class:`~flask_okta_scim.OktaSCIM` registered on the current app."""
-    return current_app.extensions["okta_scim"]
 
 
 @contextmanager

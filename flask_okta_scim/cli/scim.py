@@ -8,9 +8,9 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .._current import extension
 from ._common import emit
 from ._common import explain
-from ._common import extension
 from ._common import reports_errors
 from ._common import unit_of_work
 

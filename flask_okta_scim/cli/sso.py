@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from .._current import extension
 from ..saml.errors import MetadataError
 from ..saml.metadata import fetch_metadata
 from ..saml.metadata import parse_metadata
@@ -18,7 +19,6 @@ from ..saml.settings import checked_certificate
 from ..web.sso import urls
 from ._common import emit
 from ._common import explain
-from ._common import extension
 from ._common import reports_errors
 from ._common import unit_of_work
 

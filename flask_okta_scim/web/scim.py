@@ -18,8 +18,11 @@ from flask import Response
 from flask import current_app
 from flask import g
 from flask import request
+from flask.typing import ResponseReturnValue
+from flask.views import MethodView
 from werkzeug.exceptions import HTTPException
 
+from .._current import extension
 from ..core import errors as directory_errors
 from ..scim import discovery
 from ..scim import errors
@@ -40,13 +43,9 @@ ALL = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def _ext() -> t.Any:
-    return current_app.extensions["okta_scim"]
-
-
 def _base() -> str:
-    settings = _ext().settings
-    return t.cast(str, settings.url(settings.scim_url_prefix))
+    settings = extension().settings
+    return settings.url(settings.scim_url_prefix)
 
 
 def scim_response(
@@ -72,7 +71,7 @@ def _error_response(error: errors.ScimError) -> Response:
 
 @bp.before_request
 def _limit_body() -> None:
-    request.max_content_length = _ext().settings.max_body_bytes
+    request.max_content_length = extension().settings.max_body_bytes
 
 
 def _json_body() -> t.Any:
@@ -122,6 +121,11 @@ def _shape(resource: dict[str, t.Any]) -> dict[str, t.Any]:
     return project(resource, _names("attributes"), _names("excludedAttributes"))
 
 
+def _shape_list(page: dict[str, t.Any]) -> dict[str, t.Any]:
+    page["Resources"] = [_shape(r) for r in page["Resources"]]
+    return page
+
+
 def _asks_for_groups() -> bool:
     """A user's ``groups`` is returned only when asked for (``attributes=groups``)."""
     return any(
@@ -130,48 +134,17 @@ def _asks_for_groups() -> bool:
     )
 
 
-def _excludes_members() -> bool:
+def _members_wanted() -> bool:
     excluded = [n.lower() for n in _names("excludedAttributes") or []]
-    return "members" in excluded
-
-
-def _method() -> str:
-    """The request method, HEAD answered as GET (Werkzeug drops the body)."""
-    return "GET" if request.method == "HEAD" else request.method
-
-
-def _authenticated(run: t.Callable[[ScimService], Response]) -> Response:
-    """Authenticate the bearer token, apply the rate limit, run one unit of work."""
-    ext = _ext()
-    token = bearer_token(request.headers.get("Authorization"))
-    directory = ext.directory(actor="scim")
-    if token is None:
-        raise errors.Unauthorized("Send the organization's provisioning token as a Bearer token.")
-    found = directory.authenticate_token(token)
-    if found is None:
-        directory.session.rollback()
-        raise errors.Unauthorized("The bearer token is not valid (or provisioning is off).")
-    organization, token_row = found
-    if directory.session.dirty:
-        # The token's first use (which retires older tokens) and its last use are
-        # kept even if the request itself fails.
-        directory.session.commit()
-    directory.actor = f"scim:token:{token_row.id}"
-    g._okta_scim_scim = (organization.id, token_row.id)
-    ext.scim_rate_limiter.hit(organization.id)
-    service = ScimService(
-        SQLAlchemyScimStore(directory, organization, base_url=_base()),
-        max_results=ext.settings.max_page_size,
-    )
-    with directory.atomic():
-        return run(service)
+    return "members" not in excluded
 
 
 def _with_version(resource: dict[str, t.Any], status: int = 200, **headers: str) -> Response:
+    """The resource, shaped as asked, with its ETag; 304 for a read whose If-None-Match holds."""
     version = resource.get("meta", {}).get("version")
     if (
         version
-        and _method() == "GET"
+        and request.method in ("GET", "HEAD")
         and preconditions(version, if_none_match=request.headers.get("If-None-Match"))
     ):
         return scim_response(None, 304, {"ETag": version})
@@ -180,122 +153,135 @@ def _with_version(resource: dict[str, t.Any], status: int = 200, **headers: str)
     return scim_response(_shape(resource), status, headers)
 
 
-# -- Users ----------------------------------------------------------------------------------------
+def _created(resource: dict[str, t.Any]) -> Response:
+    return _with_version(resource, 201, Location=resource["meta"]["location"])
 
 
-@bp.route("/Users", methods=ALL)
-def users() -> Response:
-    if _method() == "GET":
-        return _authenticated(
-            lambda store: scim_response(
-                _shape_list(
-                    store.list_users(
-                        request.args.get("filter"),
-                        _int_arg("startIndex", 1) or 1,
-                        _int_arg("count", None),
-                        with_groups=_asks_for_groups(),
-                    )
-                )
-            )
+# -- Users and Groups -----------------------------------------------------------------------------
+
+
+class ScimView(MethodView):
+    """One SCIM endpoint: authenticate once, then run the verb as one unit of work.
+
+    Subclasses define ``get``, ``post``, ``put``, ``patch`` or ``delete``, each
+    taking the organization's :class:`ScimService` first. ``HEAD`` is answered
+    as ``GET`` (Werkzeug drops the body); any other verb is a SCIM 405 before
+    the token is even looked at.
+    """
+
+    methods = ALL
+    #: What the 405 answer says.
+    allowed = ""
+
+    def dispatch_request(self, **kwargs: t.Any) -> ResponseReturnValue:
+        verb = "get" if request.method == "HEAD" else request.method.lower()
+        handler = getattr(self, verb, None) if verb != "options" else None
+        if handler is None:
+            raise errors.MethodNotAllowed(self.allowed or None)
+        service, directory = _authenticate()
+        with directory.atomic():
+            return t.cast(ResponseReturnValue, handler(service, **kwargs))
+
+
+def _authenticate() -> tuple[ScimService, t.Any]:
+    """The organization of the bearer token, its rate limit counted, as a :class:`ScimService`.
+
+    The token's first use (which retires older tokens) and its last use are
+    committed at once, so they are kept even if the request itself fails.
+    """
+    ext = extension()
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        raise errors.Unauthorized("Send the organization's provisioning token as a Bearer token.")
+    directory = ext.directory(actor="scim")
+    found = directory.authenticate_token(token)
+    if found is None:
+        directory.session.rollback()
+        raise errors.Unauthorized("The bearer token is not valid (or provisioning is off).")
+    organization, token_row = found
+    if directory.session.dirty:
+        directory.session.commit()
+    directory.actor = f"scim:token:{token_row.id}"
+    g._okta_scim_scim = (organization.id, token_row.id)
+    ext.scim_rate_limiter.hit(organization.id)
+    store = SQLAlchemyScimStore(directory, organization, base_url=_base())
+    return ScimService(store, max_results=ext.settings.max_page_size), directory
+
+
+class UsersView(ScimView):
+    allowed = "Use GET or POST on /Users."
+
+    def get(self, service: ScimService) -> Response:
+        page = service.list_users(
+            request.args.get("filter"),
+            _int_arg("startIndex", 1) or 1,
+            _int_arg("count", None),
+            with_groups=_asks_for_groups(),
         )
-    if request.method == "POST":
+        return scim_response(_shape_list(page))
 
-        def create(store: ScimService) -> Response:
-            resource = store.create_user(_json_body())
-            return _with_version(resource, 201, Location=resource["meta"]["location"])
-
-        return _authenticated(create)
-    raise errors.MethodNotAllowed("Use GET or POST on /Users.")
+    def post(self, service: ScimService) -> Response:
+        return _created(service.create_user(_json_body()))
 
 
-@bp.route("/Users/<scim_id>", methods=ALL)
-def user(scim_id: str) -> Response:
-    if_match = request.headers.get("If-Match")
-    if _method() == "GET":
-        return _authenticated(
-            lambda store: _with_version(store.get_user(scim_id, with_groups=_asks_for_groups()))
+class UserView(ScimView):
+    def get(self, service: ScimService, scim_id: str) -> Response:
+        return _with_version(service.get_user(scim_id, with_groups=_asks_for_groups()))
+
+    def put(self, service: ScimService, scim_id: str) -> Response:
+        return _with_version(service.replace_user(scim_id, _json_body(), _if_match()))
+
+    def patch(self, service: ScimService, scim_id: str) -> Response:
+        return _with_version(service.patch_user(scim_id, _json_body(), _if_match()))
+
+    def delete(self, service: ScimService, scim_id: str) -> Response:
+        service.delete_user(scim_id, _if_match())
+        return scim_response(None, 204)
+
+
+class GroupsView(ScimView):
+    allowed = "Use GET or POST on /Groups."
+
+    def get(self, service: ScimService) -> Response:
+        page = service.list_groups(
+            request.args.get("filter"),
+            _int_arg("startIndex", 1) or 1,
+            _int_arg("count", None),
+            members=_members_wanted(),
         )
-    if request.method == "PUT":
-        return _authenticated(
-            lambda store: _with_version(store.replace_user(scim_id, _json_body(), if_match))
-        )
-    if request.method == "PATCH":
-        return _authenticated(
-            lambda store: _with_version(store.patch_user(scim_id, _json_body(), if_match))
-        )
-    if request.method == "DELETE":
+        return scim_response(_shape_list(page))
 
-        def delete(store: ScimService) -> Response:
-            store.delete_user(scim_id, if_match)
-            return scim_response(None, 204)
-
-        return _authenticated(delete)
-    raise errors.MethodNotAllowed()
+    def post(self, service: ScimService) -> Response:
+        return _created(service.create_group(_json_body()))
 
 
-# -- Groups ---------------------------------------------------------------------------------------
+class GroupView(ScimView):
+    def get(self, service: ScimService, scim_id: str) -> Response:
+        return _with_version(service.get_group(scim_id, members=_members_wanted()))
+
+    def put(self, service: ScimService, scim_id: str) -> Response:
+        return _with_version(service.replace_group(scim_id, _json_body(), _if_match()))
+
+    def patch(self, service: ScimService, scim_id: str) -> Response:
+        service.patch_group(scim_id, _json_body(), _if_match())
+        if _names("attributes") or _names("excludedAttributes"):
+            return _with_version(service.get_group(scim_id, members=_members_wanted()))
+        # 204: a one-member change costs the same in a group of 50,000.
+        return scim_response(None, 204, {"ETag": service.group_version(scim_id)})
+
+    def delete(self, service: ScimService, scim_id: str) -> Response:
+        service.delete_group(scim_id, _if_match())
+        return scim_response(None, 204)
 
 
-@bp.route("/Groups", methods=ALL)
-def groups() -> Response:
-    if _method() == "GET":
-        return _authenticated(
-            lambda store: scim_response(
-                _shape_list(
-                    store.list_groups(
-                        request.args.get("filter"),
-                        _int_arg("startIndex", 1) or 1,
-                        _int_arg("count", None),
-                        members=not _excludes_members(),
-                    )
-                )
-            )
-        )
-    if request.method == "POST":
-
-        def create(store: ScimService) -> Response:
-            resource = store.create_group(_json_body())
-            return _with_version(resource, 201, Location=resource["meta"]["location"])
-
-        return _authenticated(create)
-    raise errors.MethodNotAllowed("Use GET or POST on /Groups.")
+def _if_match() -> str | None:
+    return request.headers.get("If-Match")
 
 
-@bp.route("/Groups/<scim_id>", methods=ALL)
-def group(scim_id: str) -> Response:
-    if_match = request.headers.get("If-Match")
-    members = not _excludes_members()
-    if _method() == "GET":
-        return _authenticated(
-            lambda store: _with_version(store.get_group(scim_id, members=members))
-        )
-    if request.method == "PUT":
-        return _authenticated(
-            lambda store: _with_version(store.replace_group(scim_id, _json_body(), if_match))
-        )
-    if request.method == "PATCH":
-
-        def patch(store: ScimService) -> Response:
-            store.patch_group(scim_id, _json_body(), if_match)
-            if _names("attributes") or _names("excludedAttributes"):
-                return _with_version(store.get_group(scim_id, members=members))
-            # 204: a one-member change costs the same in a group of 50,000.
-            return scim_response(None, 204, {"ETag": store.group_version(scim_id)})
-
-        return _authenticated(patch)
-    if request.method == "DELETE":
-
-        def delete(store: ScimService) -> Response:
-            store.delete_group(scim_id, if_match)
-            return scim_response(None, 204)
-
-        return _authenticated(delete)
-    raise errors.MethodNotAllowed()
-
-
-def _shape_list(page: dict[str, t.Any]) -> dict[str, t.Any]:
-    page["Resources"] = [_shape(r) for r in page["Resources"]]
-    return page
+bp.add_url_rule("/Users", view_func=UsersView.as_view("users"))
+bp.add_url_rule("/Users/<scim_id>", view_func=UserView.as_view("user"))
+bp.add_url_rule("/Groups", view_func=GroupsView.as_view("groups"))
+bp.add_url_rule("/Groups/<scim_id>", view_func=GroupView.as_view("group"))
 
 
 # -- discovery (RFC 7644 §4): readable without a token ------------------------------------------
@@ -306,7 +292,7 @@ def service_provider_config() -> Response:
     _only_get()
     return scim_response(
         discovery.service_provider_config(
-            _base(), max_results=_ext().settings.max_page_size, docs_url=None
+            _base(), max_results=extension().settings.max_page_size, docs_url=None
         )
     )
 
@@ -326,7 +312,7 @@ def schemas(name: str | None = None) -> Response:
 
 
 def _only_get() -> None:
-    if _method() != "GET":
+    if request.method not in ("GET", "HEAD"):
         raise errors.MethodNotAllowed("Discovery endpoints are read-only (RFC 7644 §4).")
 
 
@@ -404,7 +390,7 @@ def _audit_failure(error: errors.ScimError) -> None:
     who = g.get("_okta_scim_scim")
     if request.method not in WRITES or who is None:
         return
-    directory = _ext().directory(actor=f"scim:token:{who[1]}")
+    directory = extension().directory(actor=f"scim:token:{who[1]}")
     try:
         directory.session.rollback()
         directory.audit(

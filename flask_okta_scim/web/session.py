@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typing as t
 
-from flask import current_app
 from flask import session
 from flask_login import current_user
 from werkzeug.local import LocalProxy
 
+from .._current import extension
 from .sso import SESSION_KEY
 
 
@@ -25,7 +25,7 @@ def get_sso_organization() -> t.Any:
         return None
     if str(current_user.get_id()) != str(info.get("account_id")):
         return None
-    ext = current_app.extensions["okta_scim"]
+    ext = extension()
     return ext.db.session.get(ext.models.organization, info.get("organization_id"))
 
 

@@ -26,6 +26,7 @@ from flask import session
 from flask.typing import ResponseReturnValue
 from flask_login import login_user
 
+from .._current import extension
 from ..core.errors import DirectoryError
 from ..core.errors import JitRefused
 from ..core.redirects import safe_next_path
@@ -36,7 +37,6 @@ from ..saml.service import sp_metadata
 from ..saml.settings import saml_settings
 from ..saml.settings import sp_metadata_settings
 from ..sqla.directory.connections import is_configured
-from ._state import extension as _ext
 
 logger = logging.getLogger("flask_okta_scim.sso")
 
@@ -58,7 +58,7 @@ class ConnectionUrls(t.NamedTuple):
 
 def urls(integration_id: str) -> ConnectionUrls:
     """The public URLs of a connection, from ``OKTA_SCIM_BASE_URL`` (never the Host header)."""
-    settings = _ext().settings
+    settings = extension().settings
     base = settings.url(f"{settings.sso_url_prefix}/{integration_id}")
     return ConnectionUrls(base, f"{base}/acs", f"{base}/metadata")
 
@@ -104,7 +104,7 @@ def _not_found() -> Response:
 @bp.get("/<integration_id>")
 def sign_in(integration_id: str) -> ResponseReturnValue:
     """SP-initiated sign-in: send the browser to Okta with an AuthnRequest."""
-    ext = _ext()
+    ext = extension()
     directory = ext.directory(actor="sso")
     connection = directory.connection_by_integration_id(integration_id)
     if connection is None:
@@ -168,7 +168,7 @@ def cross_site_cookies_possible(base_url: str) -> bool:
 @bp.post("/<integration_id>/acs")
 def acs(integration_id: str) -> ResponseReturnValue:
     """The Assertion Consumer Service: validate the response, let the directory decide, sign in."""
-    directory = _ext().directory(actor="sso")
+    directory = extension().directory(actor="sso")
     connection, organization = directory.connection_and_organization(integration_id)
     if connection is None:
         return _not_found()
@@ -253,7 +253,7 @@ def _refuse(
 @bp.get("/<integration_id>/metadata")
 def metadata(integration_id: str) -> Response:
     """The SP metadata for Okta (entity ID = this URL)."""
-    connection = _ext().directory().connection_by_integration_id(integration_id)
+    connection = extension().directory().connection_by_integration_id(integration_id)
     if connection is None:
         return _not_found()
     u = urls(integration_id)

@@ -1,4 +1,4 @@
-"""The one way the Flask layer reaches the extension registered on the current app."""
+"""The one way the Flask layer (views, commands, session helpers) reaches the extension."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import typing as t
 from flask import current_app
 
 if t.TYPE_CHECKING:
-    from .._extension import OktaSCIM
+    from ._extension import OktaSCIM
 
 
 def extension() -> OktaSCIM:
