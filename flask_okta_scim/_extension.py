@@ -10,7 +10,11 @@ from weakref import WeakKeyDictionary
 
 from flask import Flask
 from flask import current_app
+from flask import request
+from flask_login import user_logged_in
+from flask_login import user_logged_out
 
+from .cli import okta_scim_cli
 from .config import DEFAULTS
 from .config import Settings
 from .config import load_settings
@@ -18,8 +22,10 @@ from .passwords import hash_password as default_hash_password
 from .sqla.directory import Directory
 from .sqla.models import Models
 from .sqla.models import define_models
+from .web.scim import bp as scim_blueprint
 from .web.scim_guard import RateLimiter
-from .web.sso import cross_site_cookies_possible
+from .web.session import forget_sso
+from .web.sso import bp as sso_blueprint
 
 logger = logging.getLogger("flask_okta_scim")
 
@@ -65,21 +71,13 @@ class OktaSCIM:
         self,
         app: Flask | None = None,
         *,
-        db: t.Any = None,
-        account_model: t.Any = None,
-        organization_model: t.Any = None,
-        team_model: t.Any = None,
+        db: t.Any,
+        account_model: t.Any,
+        organization_model: t.Any,
+        team_model: t.Any,
         table_prefix: str = "okta_scim_",
         hash_password: Callable[[str], str] = default_hash_password,
     ) -> None:
-        for name, value in (
-            ("db", db),
-            ("account_model", account_model),
-            ("organization_model", organization_model),
-            ("team_model", team_model),
-        ):
-            if value is None:
-                raise TypeError(f"OktaSCIM() needs the host's {name}= argument.")
         self.db = db
         #: The host's models and the extension's own (:class:`~flask_okta_scim.sqla.Models`).
         self.models: Models = define_models(
@@ -99,8 +97,8 @@ class OktaSCIM:
 
         Sets the defaults of every ``OKTA_SCIM_*`` key that ``app.config``
         lacks, validates them all once (a :class:`~flask_okta_scim.config.ConfigError`
-        names the faulty key) and adds the ``flask okta-scim`` commands. Does
-        not create any table.
+        names the faulty key), registers the SCIM and sign-in blueprints and
+        adds the ``flask okta-scim`` commands. Does not create any table.
         """
         if "okta_scim" in app.extensions:
             raise RuntimeError(
@@ -110,7 +108,7 @@ class OktaSCIM:
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
         settings = load_settings(app.config)
-        if not cross_site_cookies_possible(settings.base_url):
+        if not settings.cross_site_cookies_possible:
             logger.warning(
                 "OKTA_SCIM_BASE_URL %s is not https: browsers will not send the sign-in "
                 "cookie with Okta's cross-site POST, so SP-initiated sign-in will fail.",
@@ -121,23 +119,10 @@ class OktaSCIM:
             scim_rate_limiter=RateLimiter(settings.rate_limit, settings.rate_limit_storage),
         )
         app.extensions["okta_scim"] = self
-
-        from flask_login import user_logged_in
-        from flask_login import user_logged_out
-
-        from .cli import okta_scim_cli
-        from .web.scim import bp as scim_blueprint
-        from .web.session import forget_sso
-        from .web.sso import bp as sso_blueprint
-
         app.register_blueprint(scim_blueprint, url_prefix=settings.scim_url_prefix)
         app.register_blueprint(sso_blueprint, url_prefix=settings.sso_url_prefix)
-        csrf = app.extensions.get("csrf")
-        if csrf is not None:
-            # Flask-WTF: SCIM clients authenticate with a token, and the IdP's POST to
-            # the ACS cannot carry a form token; both are protected otherwise.
-            csrf.exempt(scim_blueprint)
-            csrf.exempt(sso_blueprint)
+        # First among the app's before-request functions, whenever Flask-WTF is set up.
+        app.before_request_funcs.setdefault(None, []).insert(0, _exempt_from_csrf)
         user_logged_in.connect(forget_sso, app)
         user_logged_out.connect(forget_sso, app)
         app.cli.add_command(okta_scim_cli)
@@ -145,16 +130,12 @@ class OktaSCIM:
     #: The SCIM API's blueprint, for hosts that need to name it (e.g. ``csrf.exempt(...)``).
     @property
     def scim_blueprint(self) -> t.Any:
-        from .web.scim import bp
-
-        return bp
+        return scim_blueprint
 
     #: The SAML sign-in blueprint (its ACS receives the IdP's cross-site POST).
     @property
     def sso_blueprint(self) -> t.Any:
-        from .web.sso import bp
-
-        return bp
+        return sso_blueprint
 
     def _current(self) -> _State:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -192,3 +173,19 @@ class OktaSCIM:
             hash_password=self.hash_password,
             default_role=settings.default_role,
         )
+
+
+def _exempt_from_csrf() -> None:
+    """Exempt the SCIM API and the ACS from Flask-WTF's CSRF check, if the host uses it.
+
+    SCIM clients authenticate with a bearer token, and the IdP's cross-site POST
+    to the ACS cannot carry a form token; both are protected otherwise. This
+    runs before Flask-WTF's own check (it is inserted first among the app's
+    before-request functions), so it works whether the host set up
+    ``CSRFProtect`` before or after :meth:`OktaSCIM.init_app`. Does nothing
+    for the host's own views.
+    """
+    csrf = current_app.extensions.get("csrf")
+    if csrf is not None and request.blueprint in (scim_blueprint.name, sso_blueprint.name):
+        csrf.exempt(scim_blueprint)
+        csrf.exempt(sso_blueprint)

@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-PREFIX = "OKTA_SCIM_"
-
 
 class ConfigKeys:
     """The names of the configuration keys (see ``docs/config.rst``)."""
@@ -29,8 +27,6 @@ class ConfigKeys:
     SSO_URL_PREFIX = "OKTA_SCIM_SSO_URL_PREFIX"
     #: The role given to people who join an organization by SCIM or JIT.
     DEFAULT_ROLE = "OKTA_SCIM_DEFAULT_ROLE"
-    #: The role that may manage an organization's SSO and SCIM settings.
-    ADMIN_ROLE = "OKTA_SCIM_ADMIN_ROLE"
     #: The largest page a SCIM list returns (``count`` is capped to it).
     MAX_PAGE_SIZE = "OKTA_SCIM_MAX_PAGE_SIZE"
     #: The largest SCIM request body accepted, in bytes; larger ones get 413.
@@ -47,6 +43,9 @@ class ConfigKeys:
     METADATA_ALLOW_PRIVATE = "OKTA_SCIM_METADATA_ALLOW_PRIVATE"
     #: Seconds a person may take at the IdP to finish an SP-initiated sign-in.
     SSO_REQUEST_LIFETIME = "OKTA_SCIM_SSO_REQUEST_LIFETIME"
+    #: A page for customer admins about your SCIM API, published as the
+    #: ``documentationUri`` of ``/ServiceProviderConfig``. Optional.
+    DOCUMENTATION_URL = "OKTA_SCIM_DOCUMENTATION_URL"
 
 
 DEFAULTS: dict[str, t.Any] = {
@@ -54,7 +53,6 @@ DEFAULTS: dict[str, t.Any] = {
     ConfigKeys.SCIM_URL_PREFIX: "/scim/v2",
     ConfigKeys.SSO_URL_PREFIX: "/users/sign-in/sso/okta",
     ConfigKeys.DEFAULT_ROLE: "member",
-    ConfigKeys.ADMIN_ROLE: "admin",
     ConfigKeys.MAX_PAGE_SIZE: 200,
     ConfigKeys.MAX_BODY_BYTES: 1024 * 1024,
     ConfigKeys.RATE_LIMIT: "600/minute",
@@ -62,6 +60,7 @@ DEFAULTS: dict[str, t.Any] = {
     ConfigKeys.TOKEN_ROTATION_GRACE: 7 * 24 * 3600,
     ConfigKeys.METADATA_ALLOW_PRIVATE: False,
     ConfigKeys.SSO_REQUEST_LIFETIME: 900,
+    ConfigKeys.DOCUMENTATION_URL: None,
 }
 
 
@@ -77,7 +76,6 @@ class Settings:
     scim_url_prefix: str
     sso_url_prefix: str
     default_role: str
-    admin_role: str
     max_page_size: int
     max_body_bytes: int
     rate_limit: str
@@ -85,10 +83,27 @@ class Settings:
     token_rotation_grace: int
     metadata_allow_private: bool
     sso_request_lifetime: int
+    documentation_url: str | None
 
     def url(self, path: str) -> str:
         """Return the public URL of ``path`` (which starts with ``/``)."""
         return self.base_url + path
+
+    @property
+    def cross_site_cookies_possible(self) -> bool:
+        """Whether browsers will send a ``SameSite=None`` cookie to the base URL.
+
+        ``SameSite=None`` needs ``Secure``, which browsers allow on https and on
+        localhost only. Without it, Okta's cross-site POST to the ACS arrives
+        without the cookie that binds an SP-initiated sign-in to its browser.
+        """
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        return (
+            parts.scheme == "https"
+            or host in ("localhost", "127.0.0.1")
+            or host.endswith(".localhost")
+        )
 
 
 def load_settings(config: Mapping[str, t.Any]) -> Settings:
@@ -101,7 +116,6 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
         scim_url_prefix=_prefix(config, ConfigKeys.SCIM_URL_PREFIX),
         sso_url_prefix=_prefix(config, ConfigKeys.SSO_URL_PREFIX),
         default_role=_word(config, ConfigKeys.DEFAULT_ROLE),
-        admin_role=_word(config, ConfigKeys.ADMIN_ROLE),
         max_page_size=_int(config, ConfigKeys.MAX_PAGE_SIZE, 1, 10_000),
         max_body_bytes=_int(config, ConfigKeys.MAX_BODY_BYTES, 1024, 1 << 30),
         rate_limit=_rate(config, ConfigKeys.RATE_LIMIT),
@@ -109,6 +123,7 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
         token_rotation_grace=_int(config, ConfigKeys.TOKEN_ROTATION_GRACE, 0, 90 * 24 * 3600),
         metadata_allow_private=_bool(config, ConfigKeys.METADATA_ALLOW_PRIVATE),
         sso_request_lifetime=_int(config, ConfigKeys.SSO_REQUEST_LIFETIME, 60, 24 * 3600),
+        documentation_url=_optional_url(config, ConfigKeys.DOCUMENTATION_URL),
     )
 
 
@@ -129,6 +144,16 @@ def _base_url(value: t.Any) -> str:
             f"{key} must not contain a query, a fragment or credentials, got {value!r}."
         )
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _optional_url(config: Mapping[str, t.Any], key: str) -> str | None:
+    value = config.get(key)
+    if value is None or value == "":
+        return None
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{key} must be an absolute http(s) URL, got {value!r}.")
+    return str(value)
 
 
 def _prefix(config: Mapping[str, t.Any], key: str) -> str:

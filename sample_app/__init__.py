@@ -54,8 +54,6 @@ def create_app(test_config: dict[str, t.Any] | None = None) -> Flask:
     okta.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
-    csrf.exempt(okta.scim_blueprint)  # SCIM clients send a bearer token, not a form
-    csrf.exempt(okta.sso_blueprint)  # the IdP posts to the ACS from another site
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_foreign_keys)

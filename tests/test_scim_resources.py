@@ -69,7 +69,6 @@ def test_parse_okta_create():
     assert data.display_name == "Test User"
     assert data.active is True
     assert data.password == "1mz050nq"
-    assert data.has_password is True
     assert data.attributes == {
         "name": {"givenName": "Test", "familyName": "User"},
         "emails": [{"primary": True, "value": "test.user@okta.local", "type": "work"}],
@@ -241,16 +240,15 @@ def test_prune_keeps_false_zero_and_empty_lists():
 def test_password_is_extracted_and_never_in_attributes():
     data = parse_user({"userName": "a@x.test", "password": "s3cret!", "title": "t"})
     assert data.password == "s3cret!"
-    assert data.has_password is True
     assert "password" not in data.attributes
     assert "s3cret!" not in repr(data.attributes)
 
 
 def test_empty_or_missing_password():
     data = parse_user({"userName": "a@x.test", "password": ""})
-    assert (data.password, data.has_password) == (None, True)
+    assert data.password is None
     data = parse_user({"userName": "a@x.test"})
-    assert (data.password, data.has_password) == (None, False)
+    assert data.password is None
 
 
 def test_enterprise_extension_is_kept():
@@ -769,7 +767,6 @@ def test_list_response():
         (errors.InvalidPath, 400, "invalidPath"),
         (errors.NoTarget, 400, "noTarget"),
         (errors.InvalidValue, 400, "invalidValue"),
-        (errors.Mutability, 400, "mutability"),
         (errors.Unauthorized, 401, None),
         (errors.Forbidden, 403, None),
         (errors.NotFound, 404, None),

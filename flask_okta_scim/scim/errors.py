@@ -72,11 +72,6 @@ class InvalidValue(ScimError):
     default_detail = "A value is missing or of the wrong type."
 
 
-class Mutability(ScimError):
-    scim_type = "mutability"
-    default_detail = "The attribute cannot be modified."
-
-
 class Unauthorized(ScimError):
     status = 401
     default_detail = "Authentication failed: a valid bearer token is required."

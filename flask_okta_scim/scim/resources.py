@@ -75,7 +75,6 @@ class UserInput:
     display_name: str | None
     active: bool | None  # None: not sent (a create makes the user active)
     password: str | None
-    has_password: bool
     attributes: dict[str, t.Any]
 
 
@@ -171,7 +170,6 @@ def parse_user(body: t.Any) -> UserInput:
         raise InvalidValue("userName is required and must be a non-empty string.")
     if len(user_name) > 512:
         raise InvalidValue("userName must be at most 512 characters.")
-    has_password = "password" in data
     password = data.pop("password", None)
     if password is not None and not isinstance(password, str):
         raise InvalidValue("password must be a string.")
@@ -198,7 +196,6 @@ def parse_user(body: t.Any) -> UserInput:
         display_name=display_name,
         active=active,
         password=password or None,
-        has_password=has_password,
         attributes=attributes,
     )
 

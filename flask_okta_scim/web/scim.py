@@ -292,7 +292,9 @@ def service_provider_config() -> Response:
     _only_get()
     return scim_response(
         discovery.service_provider_config(
-            _base(), max_results=extension().settings.max_page_size, docs_url=None
+            _base(),
+            max_results=extension().settings.max_page_size,
+            docs_url=extension().settings.documentation_url,
         )
     )
 

@@ -130,7 +130,7 @@ def sign_in(integration_id: str) -> ResponseReturnValue:
             lifetime,
         )
     response = redirect(target)
-    secure = cross_site_cookies_possible(settings.base_url)
+    secure = settings.cross_site_cookies_possible
     cookie: dict[str, t.Any] = {
         "max_age": int(lifetime.total_seconds()),
         # The connection's own path: sent back to the ACS and to later sign-ins (so
@@ -152,17 +152,6 @@ def sign_in(integration_id: str) -> ResponseReturnValue:
 
 def _binding_nonce() -> str | None:
     return request.cookies.get(COOKIE) or request.cookies.get(COOKIE_HTTP)
-
-
-def cross_site_cookies_possible(base_url: str) -> bool:
-    """SameSite=None needs Secure; browsers allow Secure on https and on localhost."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    return (
-        parts.scheme == "https" or host in ("localhost", "127.0.0.1") or host.endswith(".localhost")
-    )
 
 
 @bp.post("/<integration_id>/acs")
