@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs, from Debian, what the browser SAML tests (tests/test_saml_e2e.py) need:
+# Installs, from Debian, what the browser SAML tests (tests/saml/test_e2e.py) need:
 # SimpleSAMLphp as an independent IdP (served by `php -S`, no Apache needed), the PHP
 # command line with its XML extension, and Chromium for Playwright to drive.
 # Non-interactive and idempotent: when everything is installed already it does nothing

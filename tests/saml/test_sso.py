@@ -1,5 +1,5 @@
 """Okta sign-in, the happy paths: SP- and IdP-initiated, JIT, sessions scoped to the vouching
-organization, rollover, metadata. Attacks are in test_saml_attacks.py."""
+organization, rollover, metadata. Attacks are in tests/saml/attacks/."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from sample_app.models import Monitor
 from sample_app.models import db
 from sample_app.models import okta
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

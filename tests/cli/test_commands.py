@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import okta_cli
 from tests.conftest import okta_cli_ok
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 run = okta_cli

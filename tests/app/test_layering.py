@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "flask_okta_scim"
+PACKAGE = Path(__file__).resolve().parents[2] / "flask_okta_scim"
 WEB = {"flask", "flask_login", "flask_sqlalchemy", "flask_wtf", "werkzeug"}
 RULES = {
     # package directory: the top-level modules it may not import

@@ -42,7 +42,7 @@ from sample_app.models import okta
 from tests.conftest import ScimClient
 from tests.conftest import user_body
 
-SPEC = Path(__file__).parent / "data" / "okta-scim-openapi.yaml"
+SPEC = Path(__file__).parent.parent / "data" / "okta-scim-openapi.yaml"
 OPERATIONS = [
     (method.upper(), path)
     for path, item in yaml.safe_load(SPEC.read_text(encoding="utf-8"))["paths"].items()
@@ -93,7 +93,7 @@ def test_okta_openapi(
             max_examples=20,
             deadline=None,
             database=None,
-            derandomize=os.environ.get("CI", "").lower() == "true",  # as in test_scim_fuzz
+            derandomize=os.environ.get("CI", "").lower() == "true",  # as in the fuzz tests
             suppress_health_check=list(HealthCheck),
         )
         @given(case=strategy)

@@ -19,7 +19,7 @@ from tests.conftest import BASE_URL
 from tests.conftest import okta_cli
 from tests.conftest import okta_cli_ok
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 CERT_BODY = "".join(
     line for line in (DATA / "idp.crt").read_text().splitlines() if not line.startswith("-----")
 )

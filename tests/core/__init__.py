@@ -1,0 +1,1 @@
+"""Tests of flask_okta_scim.core: the framework-agnostic helpers."""

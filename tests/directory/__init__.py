@@ -1,0 +1,1 @@
+"""Tests of the directory service (flask_okta_scim.sqla.directory) and its signals."""
