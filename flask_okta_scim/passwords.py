@@ -1,4 +1,4 @@
-"""Password hashing for passwords synced by Okta (SPEC §2 rule 8).
+"""Password hashing for passwords synced by Okta (directory rule 8, docs/directory.rst).
 
 We use Werkzeug's ``scrypt`` hashing rather than writing our own: salted,
 memory-hard, and verified in constant time. Hosts with their own scheme pass

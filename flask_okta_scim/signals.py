@@ -1,6 +1,6 @@
 """Blinker signals sent by the directory service and the sign-in flow.
 
-**Receiver contract** (SPEC §2 rule 11). Every signal below is sent *inside*
+**Receiver contract** (directory rule 11, docs/directory.rst). Every signal below is sent *inside*
 the database transaction of the change it announces, after the change has been
 flushed and before it is committed:
 

@@ -1,6 +1,6 @@
 """Helpers shared by the ``flask okta-scim`` command groups.
 
-Conventions (SPEC §3): a command that creates something prints only its id or
+Conventions (docs/cli.rst): a command that creates something prints only its id or
 token on stdout, on one line; explanations go to stderr; errors go to stderr
 with a non-zero exit status.
 """

@@ -1,6 +1,6 @@
 """Email addresses and domains: validation and the canonical forms we compare.
 
-Accounts are identified by email, case-insensitively (SPEC §2). These helpers
+Accounts are identified by email, case-insensitively (docs/directory.rst). These helpers
 check the *shape* of an address or domain; they do not resolve DNS and do not
 prove that anybody owns a domain.
 """

@@ -61,7 +61,7 @@ class NotAMember(DirectoryError):
 
 
 class JitRefused(DirectoryError):
-    """Just-in-time provisioning was refused (SPEC §2 rule 3).
+    """Just-in-time provisioning was refused (directory rule 3, docs/directory.rst).
 
     ``reason`` is one of :attr:`DOMAIN_NOT_APPROVED` and :attr:`DEACTIVATED`.
     """

@@ -87,6 +87,9 @@ class GroupInput:
     member_ids: list[str] | None  # None when the body has no "members"
 
 
+#: The longest email address kept (RFC 5321 allows 64 + 1 + 255).
+MAX_EMAIL_LENGTH = 320
+
 #: The deepest JSON nesting a request body may have.
 MAX_JSON_DEPTH = 32
 
@@ -219,6 +222,7 @@ def _check_multi_valued(attributes: Mapping[str, t.Any]) -> None:
     for item in attributes.get("emails", []):
         if not isinstance(item.get("value"), str):
             raise InvalidValue("Every email needs a string value.")
+        _limit(item["value"], "An email value", MAX_EMAIL_LENGTH)
     if not isinstance(attributes.get("name", {}), dict):
         raise InvalidValue("name must be an object.")
 

@@ -1,4 +1,4 @@
-"""Which organization's identity provider vouched for the current session (SPEC §2 rule 9)."""
+"""Which organization's IdP vouched for the session (directory rule 9, docs/directory.rst)."""
 
 from __future__ import annotations
 

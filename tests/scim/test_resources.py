@@ -284,6 +284,8 @@ def test_parse_user_does_not_mutate_its_input():
         ({"userName": "a@x.test", "emails": ["a@x.test"]}, "emails"),
         ({"userName": "a@x.test", "emails": [{"value": 5}]}, "email"),
         ({"userName": "a@x.test", "emails": [{"type": "work"}]}, "email"),
+        # found by fuzzing: a 400-character work email overflowed the filter column (500)
+        ({"userName": "a@x.test", "emails": [{"value": "y" * 321, "type": "work"}]}, "email"),
         ({"userName": "a@x.test", "phoneNumbers": ["555"]}, "phoneNumbers"),
         ({"userName": "a@x.test", "roles": "admin"}, "roles"),
         ({"userName": "a@x.test", "name": "Jane Doe"}, "name"),

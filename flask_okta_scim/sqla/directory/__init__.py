@@ -1,4 +1,4 @@
-"""The directory service: SPEC §2 rules 3-11 in one place, independent of wire formats.
+"""The directory service: the directory rules (docs/directory.rst) in one place.
 
 SCIM views, SAML sign-in and the CLI all change accounts, organizations and
 teams through :class:`Directory`; none of them writes those tables directly.

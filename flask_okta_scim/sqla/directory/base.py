@@ -62,7 +62,7 @@ class DirectoryBase:
         """Run one unit of work: commit the session on success, roll back on any exception.
 
         Every change made inside, including the writes of signal receivers,
-        is kept or discarded as a whole (SPEC §2 rule 11). It commits the
+        is kept or discarded as a whole (directory rule 11, docs/directory.rst). It commits the
         whole session, so start it with nothing else pending.
         """
         try:

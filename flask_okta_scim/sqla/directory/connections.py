@@ -32,7 +32,7 @@ from .._sql import insert_ignore
 from ..mixins import utcnow
 from .base import DirectoryBase
 
-#: Connection states (SPEC §2).
+#: Connection states (docs/directory.rst).
 PENDING, CONFIGURED, CONNECTED = "pending", "configured", "connected"
 
 
@@ -168,7 +168,7 @@ class Connections(DirectoryBase):
     def enable_provisioning(self, organization: t.Any) -> str:
         """Turn SCIM provisioning on and return a new bearer token, the only time it is shown.
 
-        Requires a *connected* Okta connection (SPEC §2): raises
+        Requires a *connected* Okta connection (docs/directory.rst): raises
         :class:`NotReady` otherwise, or if provisioning is already on (rotate
         the token instead). Does not commit.
         """

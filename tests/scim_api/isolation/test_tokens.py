@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete
 
-from flask_okta_scim.sqla import _connections
+from flask_okta_scim.sqla.directory import connections as _connections
 from sample_app.models import Organization
 from sample_app.models import db
 from sample_app.models import okta
