@@ -11,6 +11,7 @@ from .core.errors import NotAMember
 from .core.errors import NotFound
 from .web.session import current_sso_organization
 from .web.session import get_sso_organization
+from .web.session import may_act_in
 
 __version__ = "0.1.0.dev0"
 
@@ -25,5 +26,6 @@ __all__ = [
     "OktaSCIM",
     "current_sso_organization",
     "get_sso_organization",
+    "may_act_in",
     "signals",
 ]

@@ -24,7 +24,9 @@ from .sqla.models import Models
 from .sqla.models import define_models
 from .web.scim import bp as scim_blueprint
 from .web.scim_guard import RateLimiter
-from .web.session import forget_sso
+from .web.session import check_session
+from .web.session import on_login
+from .web.session import on_logout
 from .web.sso import bp as sso_blueprint
 
 logger = logging.getLogger("flask_okta_scim")
@@ -123,8 +125,9 @@ class OktaSCIM:
         app.register_blueprint(sso_blueprint, url_prefix=settings.sso_url_prefix)
         # First among the app's before-request functions, whenever Flask-WTF is set up.
         app.before_request_funcs.setdefault(None, []).insert(0, _exempt_from_csrf)
-        user_logged_in.connect(forget_sso, app)
-        user_logged_out.connect(forget_sso, app)
+        app.before_request(check_session)
+        user_logged_in.connect(on_login, app)
+        user_logged_out.connect(on_logout, app)
         app.cli.add_command(okta_scim_cli)
 
     #: The SCIM API's blueprint, for hosts that need to name it (e.g. ``csrf.exempt(...)``).

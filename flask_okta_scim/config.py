@@ -8,10 +8,14 @@ message that names the key. This module does not import Flask.
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import typing as t
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from .core.domain_check import Resolver
 
 
 class ConfigKeys:
@@ -46,6 +50,13 @@ class ConfigKeys:
     #: A page for customer admins about your SCIM API, published as the
     #: ``documentationUri`` of ``/ServiceProviderConfig``. Optional.
     DOCUMENTATION_URL = "OKTA_SCIM_DOCUMENTATION_URL"
+    #: The DNS servers that domain checks ask (IP addresses, comma-separated or a
+    #: list); empty: the system's resolver (``/etc/resolv.conf``).
+    DNS_NAMESERVERS = "OKTA_SCIM_DNS_NAMESERVERS"
+    #: The port of those DNS servers.
+    DNS_PORT = "OKTA_SCIM_DNS_PORT"
+    #: Seconds one domain check may take in all.
+    DNS_TIMEOUT = "OKTA_SCIM_DNS_TIMEOUT"
 
 
 DEFAULTS: dict[str, t.Any] = {
@@ -61,6 +72,9 @@ DEFAULTS: dict[str, t.Any] = {
     ConfigKeys.METADATA_ALLOW_PRIVATE: False,
     ConfigKeys.SSO_REQUEST_LIFETIME: 900,
     ConfigKeys.DOCUMENTATION_URL: None,
+    ConfigKeys.DNS_NAMESERVERS: (),
+    ConfigKeys.DNS_PORT: 53,
+    ConfigKeys.DNS_TIMEOUT: 5,
 }
 
 
@@ -84,6 +98,15 @@ class Settings:
     metadata_allow_private: bool
     sso_request_lifetime: int
     documentation_url: str | None
+    dns_nameservers: tuple[str, ...]
+    dns_port: int
+    dns_timeout: float
+
+    def resolver(self) -> Resolver:
+        """The DNS resolver that domain checks use."""
+        return Resolver(
+            nameservers=self.dns_nameservers, port=self.dns_port, timeout=self.dns_timeout
+        )
 
     def url(self, path: str) -> str:
         """Return the public URL of ``path`` (which starts with ``/``)."""
@@ -124,6 +147,9 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
         metadata_allow_private=_bool(config, ConfigKeys.METADATA_ALLOW_PRIVATE),
         sso_request_lifetime=_int(config, ConfigKeys.SSO_REQUEST_LIFETIME, 60, 24 * 3600),
         documentation_url=_optional_url(config, ConfigKeys.DOCUMENTATION_URL),
+        dns_nameservers=_addresses(config, ConfigKeys.DNS_NAMESERVERS),
+        dns_port=_int(config, ConfigKeys.DNS_PORT, 1, 65535),
+        dns_timeout=_seconds(config, ConfigKeys.DNS_TIMEOUT, 0.05, 60),
     )
 
 
@@ -154,6 +180,29 @@ def _optional_url(config: Mapping[str, t.Any], key: str) -> str | None:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{key} must be an absolute http(s) URL, got {value!r}.")
     return str(value)
+
+
+def _addresses(config: Mapping[str, t.Any], key: str) -> tuple[str, ...]:
+    value = config.get(key) or ()
+    items = value.split(",") if isinstance(value, str) else value
+    try:
+        found = tuple(str(ipaddress.ip_address(str(item).strip())) for item in items if item)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"{key} must list IP addresses of DNS servers (comma-separated), got {value!r}."
+        ) from None
+    return found
+
+
+def _seconds(config: Mapping[str, t.Any], key: str, low: float, high: float) -> float:
+    value = config.get(key)
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not low <= seconds <= high:
+        raise ConfigError(f"{key} must be a number of seconds from {low} to {high}, got {value!r}.")
+    return seconds
 
 
 def _prefix(config: Mapping[str, t.Any], key: str) -> str:

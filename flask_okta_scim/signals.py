@@ -100,7 +100,28 @@ Keywords: ``organization``, ``account``, ``jit`` (``True`` when the sign-in
 made them a member by just-in-time provisioning).
 """
 
+account_management_changed = _signals.signal("account-management-changed")
+"""An organization stopped managing an account (directory rule 9).
+
+Sent when the creating organization detaches the account, or another
+organization verifies the domain of its email, or the verifying organization
+loses or gives up the domain. By then the password that organization set is
+cleared and every session of the account is over. Keywords: ``account``,
+``previous_organization_id`` (the organization that stopped managing it),
+``organization_id`` (the one that manages it now, or ``None``), ``reason``
+(``"detached"``, ``"domain_verified"``, ``"domain_lost"``, ``"domain_removed"``).
+"""
+
+domain_verified = _signals.signal("domain-verified")
+"""An organization verified an email domain (by DNS or by an operator).
+
+Keywords: ``organization``, ``domain`` (the normalised domain), ``method``
+(``"dns"`` or ``"operator"``).
+"""
+
 __all__ = [
+    "account_management_changed",
+    "domain_verified",
     "sso_login",
     "team_created",
     "team_deleted",

@@ -24,9 +24,13 @@ from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
 from flask_okta_scim import get_sso_organization
+from flask_okta_scim import may_act_in
 from flask_okta_scim.core.redirects import safe_next_path
+from flask_okta_scim.passwords import hash_password
+from flask_okta_scim.passwords import verify_password
 
 from .models import Monitor
+from .models import Organization
 from .models import Team
 from .models import db
 from .models import okta
@@ -46,9 +50,14 @@ class MonitorForm(FlaskForm):  # type: ignore[misc]
 
 @bp.get("/")
 def index() -> str:
+    """The organizations this session may act in, with their teams, members and monitors.
+
+    Anonymous visitors see none: which organizations and people exist is not public.
+    """
     directory = okta.directory()
     organizations = []
-    for org in directory.organizations():
+    mine = directory.organizations_of(current_user) if current_user.is_authenticated else []
+    for org in [o for o in mine if may_act_in(o)]:
         teams = []
         for team in directory.teams(org):
             teams.append(
@@ -66,12 +75,19 @@ def index() -> str:
     return render_template("index.html", organizations=organizations, monitor_form=MonitorForm())
 
 
+#: Checked when no account has the email (or it has no password), so that a wrong
+#: email takes as long as a wrong password: the answer's timing tells nothing.
+_DUMMY_HASH = hash_password("no account has this password")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> t.Any:
     form = LoginForm()
     if form.validate_on_submit():
         account = okta.directory().find_account(form.email.data.strip())
-        if account is not None and account.check_password(form.password.data):
+        if account is None or account.password_hash is None:
+            verify_password(_DUMMY_HASH, form.password.data)
+        elif account.check_password(form.password.data):
             login_user(account)
             return redirect(safe_next_path(request.args.get("next")) or url_for("sample.index"))
         flash("Wrong email or password.")
@@ -99,6 +115,8 @@ def me() -> t.Any:
         sso_organization=(
             {"id": str(sso.id), "name": sso.name} if (sso := get_sso_organization()) else None
         ),
+        # Only where this session may act: a session vouched for by one organization
+        # does not learn which other organizations the person belongs to.
         organizations=[
             {
                 "id": str(org.id),
@@ -110,6 +128,7 @@ def me() -> t.Any:
                 ],
             }
             for org in directory.organizations_of(current_user)
+            if may_act_in(org)
         ],
     )
 
@@ -121,11 +140,11 @@ def add_monitor(team_id: int) -> t.Any:
     if team is None:
         abort(404)
     directory = okta.directory(actor=f"account:{current_user.id}")
-    if team not in directory.teams_of(current_user):
+    # may_act_in: a member, not vouched for by another organization, and signed in
+    # through the organization's Okta if it requires single sign-on.
+    if not may_act_in(db.session.get(Organization, team.organization_id)):
         abort(403)
-    sso = get_sso_organization()
-    if sso is not None and team.organization_id != sso.id:
-        # A session vouched for by one organization's IdP acts in that organization only.
+    if team not in directory.teams_of(current_user):
         abort(403)
     form = MonitorForm()
     if not form.validate_on_submit():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask.cli import AppGroup
 
+from .audit import audit
+from .domain import domain
 from .org import org
 from .scim import scim
 from .sso import sso
@@ -14,6 +16,8 @@ okta_scim_cli = AppGroup(
     "okta-scim",
     help="Manage organizations, teams, Okta single sign-on and SCIM provisioning.",
 )
+okta_scim_cli.add_command(audit)
+okta_scim_cli.add_command(domain)
 okta_scim_cli.add_command(org)
 okta_scim_cli.add_command(scim)
 okta_scim_cli.add_command(sso)

@@ -124,3 +124,19 @@ def audit(org_ref: str, limit: int) -> None:
                 for row in directory.audit_log(organization, limit=limit)
             ]
         )
+
+
+@org.command("require-sso")
+@click.argument("org_ref", metavar="ORG")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@reports_errors
+def require_sso(org_ref: str, state: str) -> None:
+    """Let only sessions vouched for by ORG's own Okta act in ORG (on), or any member (off)."""
+    with unit_of_work() as directory:
+        organization = directory.get_organization(org_ref)
+        directory.set_require_sso(organization, state == "on")
+    explain(
+        f"{organization.name!r} now requires sign-in through its Okta."
+        if state == "on"
+        else f"{organization.name!r} no longer requires single sign-on."
+    )

@@ -63,12 +63,19 @@ class NotAMember(DirectoryError):
 class JitRefused(DirectoryError):
     """Just-in-time provisioning was refused (directory rule 3, docs/directory.rst).
 
-    ``reason`` is one of :attr:`DOMAIN_NOT_APPROVED` and :attr:`DEACTIVATED`.
+    ``reason`` is one of :attr:`DOMAIN_NOT_APPROVED`, :attr:`DEACTIVATED`,
+    :attr:`DOMAIN_VERIFIED_ELSEWHERE` and :attr:`NOT_MANAGED`.
     """
 
     code = "jit_refused"
+    #: No team of the organization pre-approves the email's domain.
     DOMAIN_NOT_APPROVED = "domain_not_approved"
+    #: SCIM deactivated the person in this organization.
     DEACTIVATED = "deactivated_by_scim"
+    #: Another organization verified the email's domain.
+    DOMAIN_VERIFIED_ELSEWHERE = "domain_verified_elsewhere"
+    #: An account exists for the email and this organization does not manage it.
+    NOT_MANAGED = "account_not_managed"
 
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)

@@ -25,6 +25,7 @@ from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
 from sqlalchemy import func
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -55,6 +56,10 @@ class Models:
     - ``assertion_seen``: the replay cache of used assertion IDs.
     - ``scim_token``: hashed SCIM bearer tokens.
     - ``audit``: the append-only audit log.
+    - ``domain``: an organization's email domains, claimed with a DNS challenge and
+      verified by DNS or by an operator (at most one organization per verified domain).
+    - ``account_control``: who created an account, which organization set its
+      password, and its credentials epoch (bumped to end every session of the account).
     """
 
     account: t.Any
@@ -71,6 +76,8 @@ class Models:
     assertion_seen: t.Any
     scim_token: t.Any
     audit: t.Any
+    domain: t.Any
+    account_control: t.Any
 
 
 _defined: dict[tuple[t.Any, ...], Models] = {}
@@ -199,6 +206,8 @@ def define_models(
         idp_certificates: Mapped[list[str]] = mapped_column(JSON, default=list)
         metadata_url: Mapped[str | None] = mapped_column(String(2048))
         allow_idp_initiated: Mapped[bool] = mapped_column(Boolean, default=True)
+        # Only sessions vouched for by this connection's IdP may act in the organization.
+        require_sso: Mapped[bool] = mapped_column(Boolean, default=False)
         provisioning_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
         connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
         created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -254,6 +263,49 @@ def define_models(
         outcome: Mapped[str] = mapped_column(String(20), default="success")
         detail: Mapped[dict[str, t.Any]] = mapped_column(JSON, default=dict)
 
+    class OktaScimDomain(base):  # type: ignore[misc]
+        # An email domain an organization claims. Several organizations may claim one
+        # (each with its own challenge); at most one holds it verified at a time.
+        __tablename__ = f"{p}domain"
+        __table_args__ = (
+            UniqueConstraint("organization_id", "domain"),
+            Index(
+                f"uq_{p}domain_verified",
+                "domain",
+                unique=True,
+                sqlite_where=text("verified_at IS NOT NULL"),
+                postgresql_where=text("verified_at IS NOT NULL"),
+            ),
+        )
+        id: Mapped[int] = mapped_column(primary_key=True)
+        organization_id = mapped_column(ForeignKey(organization_fk, ondelete="CASCADE"), index=True)
+        domain: Mapped[str] = mapped_column(String(253), index=True)
+        challenge: Mapped[str] = mapped_column(String(64))
+        verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+        #: "dns" or "operator".
+        verified_by: Mapped[str | None] = mapped_column(String(20))
+        checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+        #: Why the last check failed (for the organization's admin), or None.
+        check_error: Mapped[str | None] = mapped_column(String(1000))
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    class OktaScimAccountControl(base):  # type: ignore[misc]
+        # What decides who manages an account and whether its sessions still hold.
+        # A row exists once something was recorded; no row means: nobody created it
+        # through SCIM or JIT, nobody's password, epoch 0.
+        __tablename__ = f"{p}account_control"
+        account_id = mapped_column(ForeignKey(account_fk, ondelete="CASCADE"), primary_key=True)
+        created_by_organization_id = mapped_column(
+            ForeignKey(organization_fk, ondelete="SET NULL"), nullable=True
+        )
+        password_set_by_organization_id = mapped_column(
+            ForeignKey(organization_fk, ondelete="SET NULL"), nullable=True
+        )
+        epoch: Mapped[int] = mapped_column(Integer, default=0)
+        updated_at: Mapped[datetime] = mapped_column(
+            DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        )
+
     models = Models(
         account=account,
         organization=organization,
@@ -269,6 +321,8 @@ def define_models(
         assertion_seen=OktaScimAssertionSeen,
         scim_token=OktaScimToken,
         audit=OktaScimAudit,
+        domain=OktaScimDomain,
+        account_control=OktaScimAccountControl,
     )
     _defined[key] = models
     return models

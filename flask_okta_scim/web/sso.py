@@ -19,6 +19,7 @@ from datetime import timedelta
 from flask import Blueprint
 from flask import Response
 from flask import current_app
+from flask import g
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -37,6 +38,7 @@ from ..saml.service import sp_metadata
 from ..saml.settings import saml_settings
 from ..saml.settings import sp_metadata_settings
 from ..sqla.directory.connections import is_configured
+from .session import record_sign_in
 
 logger = logging.getLogger("flask_okta_scim.sso")
 
@@ -46,8 +48,6 @@ bp = Blueprint("okta_scim_sso", __name__, template_folder="../templates")
 COOKIE = "okta_scim_sso"
 #: Its non-Secure twin, set only when the base URL is plain http.
 COOKIE_HTTP = "okta_scim_sso_http"
-#: Where the session records which organization's IdP vouched for it.
-SESSION_KEY = "_okta_scim_sso"
 
 
 class ConnectionUrls(t.NamedTuple):
@@ -184,14 +184,11 @@ def acs(integration_id: str) -> ResponseReturnValue:
 
     account = signed_in.account
     session.clear()  # a new session: no fixation
+    g._okta_scim_sso_sign_in = True  # tells on_login this is no password sign-in
     login_user(account)
-    # After login_user: it sends user_logged_in, whose receiver (forget_sso) drops
-    # this key so that no other sign-in inherits an SSO record.
-    session[SESSION_KEY] = {
-        "organization_id": organization.id,
-        "integration_id": integration_id,
-        "account_id": str(account.id),
-    }
+    # After login_user: it sends user_logged_in, whose receiver (on_login) clears
+    # the record, so that no other sign-in inherits an SSO record.
+    record_sign_in(account, organization, integration_id=integration_id)
     return redirect(signed_in.next_path or "/")
 
 
@@ -214,6 +211,21 @@ def _refuse(
             message = (
                 "Your access to this organization was removed by its identity "
                 "provider. Ask your admin to assign you again in Okta."
+            )
+        elif jit.reason == JitRefused.NOT_MANAGED:
+            return _error(
+                403,
+                "Your account is not managed by this organization",
+                "You already have an account here, and this organization's sign-in cannot "
+                "add it by itself. Ask your organization's admin to verify your email "
+                "domain for this organization, or to add you by provisioning; until then, "
+                "sign in to your account the usual way.",
+                error.reason,
+            )
+        elif jit.reason == JitRefused.DOMAIN_VERIFIED_ELSEWHERE:
+            message = (
+                "Your email domain belongs to another organization here, so this "
+                "organization's sign-in cannot add you. Ask your admin."
             )
         else:
             message = (

@@ -92,8 +92,12 @@ def test_sign_in_needs_a_csrf_token(app, acme):
 
 
 def test_home_page_shows_what_provisioning_did(client, acme):
+    shown = ("Acme", "ann@acme.example", "Ops", "managed by Okta", "acme.example", "Homepage")
+    anonymous = client.get("/").get_data(as_text=True)
+    assert not [text for text in shown if text in anonymous]
+    sign_in(client, "ann@acme.example", "synced by okta")
     page = client.get("/").get_data(as_text=True)
-    for text in ("Acme", "ann@acme.example", "Ops", "managed by Okta", "acme.example", "Homepage"):
+    for text in shown:
         assert text in page
 
 
@@ -151,7 +155,10 @@ def test_init_db_and_seed_demo_from_the_command_line(tmp_path):
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": env["FLASK_SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "demo"}
     )
+    app.config["WTF_CSRF_ENABLED"] = False
     client = app.test_client()
+    assert "Demo Organization" not in client.get("/").get_data(as_text=True)
+    sign_in(client, "admin@demo.example", "demo-password")
     assert "Demo Organization" in client.get("/").get_data(as_text=True)
     with app.app_context():
         db.engine.dispose()

@@ -72,16 +72,45 @@ def test_jit_never_readmits_a_person_deactivated_by_scim(directory, acme):
     assert directory.find_account("ben@acme.example") is None
 
 
-def test_jit_attaches_an_account_of_another_org_without_touching_it(directory, acme):
+def test_jit_never_admits_an_account_another_org_manages(directory, acme):
     with directory.atomic():
         other = directory.create_organization("Globex")
         identity, _ = directory.provision(other, user_name="cy@acme.example", password="pw")
-    with listen(signals.user_jit_provisioned) as heard, directory.atomic():
-        account = directory.jit(acme, "cy@acme.example", display_name="Someone Else")
-    assert account.id == identity.account_id
+    with (
+        listen(signals.user_jit_provisioned) as heard,
+        pytest.raises(JitRefused) as refused,
+        directory.atomic(),
+    ):
+        directory.jit(acme, "cy@acme.example", display_name="Someone Else")
+    assert refused.value.reason == JitRefused.NOT_MANAGED
+    account = directory.account_of(identity)
     assert account.check_password("pw") and account.display_name is None
+    assert heard == []
+    assert [o.name for o in directory.organizations_of(account)] == ["Globex"]
+
+
+def test_jit_admits_an_account_of_a_domain_the_org_verified(directory, acme):
+    with directory.atomic():
+        other = directory.create_organization("Globex")
+        identity, _ = directory.provision(other, user_name="cy@acme.example", password="pw")
+    with directory.atomic():
+        directory.verify_domain(acme, "acme.example", None, by_operator=True)
+    account = directory.account_of(identity)
+    assert account.password_hash is None  # Globex's password went with its management
+    with listen(signals.user_jit_provisioned) as heard, directory.atomic():
+        assert directory.jit(acme, "cy@acme.example") is account
     assert heard[0][1]["created_account"] is False
     assert [o.name for o in directory.organizations_of(account)] == ["Acme", "Globex"]
+
+
+def test_jit_refuses_a_domain_another_org_verified(directory, acme):
+    with directory.atomic():
+        other = directory.create_organization("Globex")
+        directory.verify_domain(other, "acme.example", None, by_operator=True)
+    with pytest.raises(JitRefused) as refused, directory.atomic():
+        directory.jit(acme, "new@acme.example")
+    assert refused.value.reason == JitRefused.DOMAIN_VERIFIED_ELSEWHERE
+    assert directory.find_account("new@acme.example") is None
 
 
 def test_jit_for_a_member_changes_nothing(directory, acme):

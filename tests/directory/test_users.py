@@ -139,16 +139,21 @@ def test_password_of_an_account_shared_with_another_org_is_not_changed(directory
     assert account.check_password("globex-pw")
     assert not account.check_password("acme-pw")
     assert not account.check_password("acme-pw-2")
-    partial = [r.action for r in directory.audit_log(acme) if r.outcome == "partial"]
-    assert partial == ["user.update", "user.password"]
+    refused = [
+        (r.action, r.detail["reason"], r.detail["fields"])
+        for r in directory.audit_log(acme)
+        if r.outcome == "not_applied"
+    ]
+    assert refused == [("user.update", "not_managed", ["password"])]
 
 
 # -- rule 5 and 9: update ---------------------------------------------------------
 
 
-def test_update_changes_identity_and_unshared_account(directory, acme):
+def test_update_changes_identity_and_managed_account(directory, acme):
     with directory.atomic():
         identity, _ = directory.provision(acme, user_name="jay@example.com", display_name="Jay")
+        directory.verify_domain(acme, "example.com", None, by_operator=True)
     with listen(signals.user_updated) as heard, directory.atomic():
         changes = directory.update_identity(
             identity,
@@ -178,11 +183,24 @@ def test_update_leaves_a_shared_account_profile_alone(directory, acme, globex):
     assert heard[0][1]["account_changes"] == frozenset()
 
 
+def test_a_sign_in_email_moves_only_into_a_domain_the_org_verified(directory, acme):
+    with directory.atomic():
+        identity, _ = directory.provision(acme, user_name="jo@example.com", display_name="Jo")
+    with listen(signals.user_updated) as heard, directory.atomic():
+        directory.update_identity(identity, email="jo.b@example.com", display_name="Jo B")
+    account = directory.account_of(identity)
+    assert (account.email, account.display_name) == ("jo@example.com", "Jo B")
+    assert heard[0][1]["account_changes"] == {"display_name"}
+    (refused,) = [r for r in directory.audit_log(acme) if r.outcome == "not_applied"]
+    assert refused.detail == {"reason": "email_domain_not_verified", "fields": ["email"]}
+
+
 def test_update_to_another_accounts_email_is_a_conflict(directory, acme):
     with directory.atomic():
+        directory.verify_domain(acme, "example.com", None, by_operator=True)
         directory.provision(acme, user_name="lee@example.com")
         identity, _ = directory.provision(acme, user_name="max@example.com")
-    with pytest.raises(Conflict, match="Another account"), directory.atomic():
+    with pytest.raises(Conflict, match="Another person of this organization"), directory.atomic():
         directory.update_identity(identity, email="LEE@example.com")
     assert directory.account_of(identity).email == "max@example.com"
 

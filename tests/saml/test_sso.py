@@ -135,7 +135,8 @@ def test_a_password_sign_in_is_not_vouched_for_by_any_idp(app, acme):
 
 
 def test_org_b_idp_cannot_act_in_org_a_for_a_shared_person(app):
-    """SPEC §2 rule 9: B's Okta asserting A's member gives a session scoped to B only."""
+    """Directory rules 3 and 9: B's Okta asserting A's member admits nobody by JIT; once B's
+    SCIM attached the person, B's sign-in gives a session scoped to B only."""
     a_id, _ = connect(app, "Alpha")
     other = TestIdP(OTHER_IDP_KEY, OTHER_IDP_CERT, entity_id=OKTA_ENTITY_ID)
     b_id, b_integration = connect(
@@ -150,9 +151,20 @@ def test_org_b_idp_cannot_act_in_org_a_for_a_shared_person(app):
         alpha_team_id = alpha_team.id
     client = app.test_client()
     r = post_acs(client, b_integration, other.for_connection(b_integration, "ceo@alpha.example"))
+    assert r.status_code == 403  # B's IdP alone never admits an account B does not manage
+    assert me(client).status_code == 401
+    with app.app_context():
+        directory = okta.directory()
+        account = directory.find_account("ceo@alpha.example")
+        assert [o.name for o in directory.organizations_of(account)] == ["Alpha"]
+
+    with app.app_context(), okta.directory().atomic() as directory:
+        directory.provision(directory.get_organization(b_id), user_name="ceo@alpha.example")
+    r = post_acs(client, b_integration, other.for_connection(b_integration, "ceo@alpha.example"))
     assert r.status_code == 302
     got = me(client).json
     assert got["sso_organization"] == {"id": str(b_id), "name": "Bravo"}
+    assert [o["name"] for o in got["organizations"]] == ["Bravo"]  # A stays unseen
     r = client.post(
         f"{BASE_URL}/teams/{alpha_team_id}/monitors", data={"name": "x", "url": "https://x"}
     )

@@ -6,7 +6,6 @@ import typing as t
 from collections.abc import Iterable
 
 from sqlalchemy import delete
-from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -160,17 +159,6 @@ class Accounts(DirectoryBase):
             raise NotFound(f"{account.email} is not a member of organization {organization.id}.")
         membership.role = _clean_name(role, "A role", 50)
         self.audit(organization, "member.role", "account", account.id, role=membership.role)
-
-    def _is_shared(self, account: t.Any, organization: t.Any) -> bool:
-        """Whether ``account`` belongs to an organization other than ``organization`` (rule 9)."""
-        m = self.models.membership
-        return bool(
-            self.session.scalar(
-                select(
-                    exists().where(m.account_id == account.id, m.organization_id != organization.id)
-                )
-            )
-        )
 
     def _require_members(self, organization: t.Any, account_ids: Iterable[t.Any]) -> None:
         """Raise :class:`NotAMember` unless every id is a member of ``organization``."""

@@ -6,8 +6,10 @@ import typing as t
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from blinker import NamedSignal
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -110,17 +112,28 @@ class DirectoryBase:
             )
         )
 
-    def audit_log(self, organization: t.Any, *, limit: int = 100) -> list[t.Any]:
-        """Return the newest ``limit`` audit rows of ``organization``, newest first."""
+    def audit_log(
+        self,
+        organization: t.Any,
+        *,
+        limit: int = 100,
+        since: datetime | None = None,
+        kind: str | None = None,
+    ) -> list[t.Any]:
+        """Return the newest ``limit`` audit rows of ``organization``, newest first.
+
+        ``since`` keeps rows at or after that time; ``kind`` keeps one action
+        (``"user.update"``) or a family of them (``"user"``, ``"sso"``...).
+        """
         audit = self.models.audit
-        return list(
-            self.session.scalars(
-                select(audit)
-                .where(audit.organization_id == organization.id)
-                .order_by(audit.id.desc())
-                .limit(limit)
+        stmt = select(audit).where(audit.organization_id == organization.id)
+        if since is not None:
+            stmt = stmt.where(audit.created_at >= since)
+        if kind:
+            stmt = stmt.where(
+                or_(audit.action == kind, audit.action.startswith(kind + ".", autoescape=True))
             )
-        )
+        return list(self.session.scalars(stmt.order_by(audit.id.desc()).limit(limit)))
 
     def _by_id(self, model: t.Any, ref: t.Any) -> t.Any:
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):

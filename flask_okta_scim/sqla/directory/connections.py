@@ -154,6 +154,34 @@ class Connections(DirectoryBase):
         if not is_configured(connection):
             raise NotReady("Single sign-on is not configured yet for this organization.")
 
+    def set_require_sso(self, organization: t.Any, required: bool) -> None:
+        """Let only sessions vouched for by the organization's own IdP act in it (or stop).
+
+        Turning it on needs a configured connection (:class:`NotReady`
+        otherwise), so that people have a way in. Does not end sessions: the
+        check happens where a session is used. Does not commit.
+        """
+        connection = self.get_connection(organization)
+        if required and (connection is None or not is_configured(connection)):
+            raise NotReady("Requiring single sign-on needs a configured Okta connection first.")
+        if connection is None:
+            return
+        connection.require_sso = bool(required)
+        self.audit(
+            organization,
+            "sso.require",
+            "connection",
+            connection.integration_id,
+            required=bool(required),
+        )
+
+    def requires_sso(self, organization: t.Any) -> bool:
+        """Whether only sessions vouched for by the organization's own IdP may act in it."""
+        c = self.models.connection
+        return bool(
+            self.session.scalar(select(c.require_sso).where(c.organization_id == organization.id))
+        )
+
     def mark_connected(self, connection: t.Any) -> bool:
         """Record a successful sign-in through ``connection``; return whether it was the first."""
         if connection.status == CONNECTED:

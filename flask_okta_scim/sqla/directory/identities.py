@@ -8,6 +8,7 @@ from sqlalchemy import delete
 from sqlalchemy import select
 
 from ... import signals
+from ...core.emails import email_domain
 from ...core.emails import normalize_email
 from ...core.errors import Conflict
 from ...core.errors import InvalidValue
@@ -16,6 +17,8 @@ from ..mixins import utcnow
 from .base import _short
 from .base import bump_version
 from .groups import Groups
+from .ownership import EMAIL_DOMAIN_NOT_VERIFIED
+from .ownership import NOT_MANAGED
 
 
 class _Unset:
@@ -79,11 +82,14 @@ class Identities(Groups):
         ``False``. ``primary_email`` is the address SCIM ``emails`` filters
         compare (the primary one the client sent).
 
-        ``password`` is stored (hashed) only on an account created here: Okta
-        sends a (random, unless password sync is on) password with every
-        create, which must not replace an existing account's password; later
-        password changes go through :meth:`update_identity`. ``attributes`` are
-        kept as sent and must not contain the password. Does not commit.
+        ``password`` is stored (hashed) only on an account created here, and
+        only if the organization manages it (the domain may be verified by
+        another one): Okta sends a (random, unless password sync is on)
+        password with every create, which must not replace an existing
+        account's password; later password changes go through
+        :meth:`update_identity`. Neither the answer nor the audit entry tells
+        whether the account existed. ``attributes`` are kept as sent and must
+        not contain the password. Does not commit.
         """
         user_name = _clean_user_name(user_name)
         email = normalize_email(email if email is not None else user_name)
@@ -120,14 +126,7 @@ class Identities(Groups):
 
         account, created = self._attach(organization, identity, password)
         self._flush_identity()
-        self.audit(
-            organization,
-            "user.provision",
-            "identity",
-            identity.id,
-            account_id=account.id,
-            created_account=created,
-        )
+        self.audit(organization, "user.provision", "identity", identity.id)
         self._send(
             signals.user_provisioned,
             organization=organization,
@@ -156,10 +155,13 @@ class Identities(Groups):
         of its own (the attributes it comes from are).
 
         The identity always takes the new values. The attached account takes
-        the new email, display name and password only when it belongs to no
-        other organization (rule 9); otherwise those stay as they are and the
-        audit log says so. ``active=False`` deactivates after the other
-        changes, ``active=True`` reactivates before them. Does not commit.
+        the new display name and password only when this organization manages
+        it, and the new email only when, in addition, the organization has
+        verified the new email's domain (directory rule 9); what is not applied
+        is named, with the reason, in the audit log. ``active=False``
+        deactivates after the other changes, ``active=True`` reactivates before
+        them. The password is hashed whether or not it is applied, so that the
+        answer takes as long either way. Does not commit.
         """
         organization = self.session.get(self.models.organization, identity.organization_id)
         if active is True and not identity.active:
@@ -196,19 +198,13 @@ class Identities(Groups):
 
         account_changes: set[str] = set()
         account = self.account_of(identity)
+        password_hash = (
+            self.hash_password(password) if isinstance(password, str) and password else None
+        )
         if account is not None and changes & {"email", "display_name", "password"}:
-            if self._is_shared(account, organization):
-                self.audit(
-                    organization,
-                    "user.update",
-                    "identity",
-                    identity.id,
-                    outcome="partial",
-                    reason="account shared with another organization: profile kept",
-                    fields=sorted(changes & {"email", "display_name", "password"}),
-                )
-            else:
-                account_changes = self._apply_to_account(account, identity, changes, password)
+            account_changes = self._apply_to_account(
+                organization, account, identity, changes, password_hash
+            )
 
         if changes:
             bump_version(identity)
@@ -235,15 +231,14 @@ class Identities(Groups):
     def sync_password(self, identity: t.Any, password: str) -> bool:
         """Store ``password`` (hashed) for ``identity``'s account; return whether it was stored.
 
-        Not stored when the person is detached or the account belongs to
-        another organization too (rule 9). The password is never kept in
+        Not stored when the person is detached or the organization does not
+        manage the account (directory rule 9). The password is never kept in
         clear, returned or logged. Does not commit.
         """
         self.update_identity(identity, password=password)
         account = self.account_of(identity)
-        return account is not None and not self._is_shared(
-            account, self.session.get(self.models.organization, identity.organization_id)
-        )
+        organization = self.session.get(self.models.organization, identity.organization_id)
+        return account is not None and self.manages(organization, account)
 
     def deactivate(self, identity: t.Any) -> None:
         """Detach the person from the organization and all its teams (rule 6).
@@ -257,6 +252,8 @@ class Identities(Groups):
             return
         organization = self.session.get(self.models.organization, identity.organization_id)
         account = self.account_of(identity)
+        if account is not None:
+            self.lock_account(account)
         identity.active = False
         identity.account_id = None
         bump_version(identity)
@@ -280,14 +277,7 @@ class Identities(Groups):
         account, created = self._attach(organization, identity, password)
         bump_version(identity)
         self._flush_identity()
-        self.audit(
-            organization,
-            "user.reactivate",
-            "identity",
-            identity.id,
-            account_id=account.id,
-            created_account=created,
-        )
+        self.audit(organization, "user.reactivate", "identity", identity.id)
         self._send(
             signals.user_reactivated,
             organization=organization,
@@ -320,6 +310,7 @@ class Identities(Groups):
         account is deleted if it belongs to no other organization. Does not
         commit.
         """
+        self.lock_account(account)
         ident = self.models.identity
         identity = self.session.scalars(
             select(ident).where(
@@ -353,8 +344,17 @@ class Identities(Groups):
     def _attach(
         self, organization: t.Any, identity: t.Any, password: str | None
     ) -> tuple[t.Any, bool]:
-        """Find or create the account for ``identity``'s email, join it, mark identity active."""
+        """Find or create the account for ``identity``'s email, join it, mark identity active.
+
+        Under the account's lock (directory rule 9). A new account records the
+        organization as its creator and takes ``password`` if the organization
+        manages it; an existing account keeps its password. The password is
+        hashed either way, so that the answer takes as long whether or not the
+        account existed.
+        """
+        password_hash = self.hash_password(password) if password else None
         account, created = self.ensure_account(identity.email, identity.display_name)
+        self.lock_account(account)
         if not created:
             ident = self.models.identity
             other = self.session.scalar(
@@ -368,51 +368,90 @@ class Identities(Groups):
             )
             if other is not None:
                 raise Conflict(
-                    f"The account {account.email} is already provisioned in this organization "
-                    f"as {other!r}."
-                )
-        if password is not None:
-            if created:
-                account.password_hash = self.hash_password(password)
-            else:
-                # Okta sends a password with every create, a random one when password
-                # sync is off: it must not replace the password of an existing account.
-                # A later password change (PATCH or PUT) is applied under rule 9.
-                self.audit(
-                    organization,
-                    "user.password",
-                    "identity",
-                    identity.id,
-                    outcome="partial",
-                    reason="existing account: its password is kept on create",
+                    f"This person is already provisioned in this organization as {other!r}."
                 )
         self.add_member(organization, account, via="scim")
         identity.active = True
         identity.account_id = account.id
+        if created:
+            self.record_creator(account, organization)
+            if password_hash is not None and self.manages(organization, account):
+                self.set_password_for(organization, account, password_hash)
         return account, created
 
     def _apply_to_account(
-        self, account: t.Any, identity: t.Any, changes: set[str], password: t.Any
+        self,
+        organization: t.Any,
+        account: t.Any,
+        identity: t.Any,
+        changes: set[str],
+        password_hash: str | None,
     ) -> set[str]:
+        """Carry the identity's changes over to the account where directory rule 9 allows.
+
+        What is not applied is audited per person, with the reason. Returns
+        the names of the account fields that changed.
+        """
+        wanted = changes & {"email", "display_name", "password"}
+        if not self.manages(organization, account):
+            self._not_applied(organization, identity, wanted, NOT_MANAGED)
+            return set()
         applied: set[str] = set()
-        if "email" in changes and account.email != identity.email:
-            other = self.find_account(identity.email)
-            if other is not None and other.id != account.id:
-                raise Conflict(f"Another account already uses the email {identity.email}.")
-            account.email = identity.email
+        if "email" in wanted and account.email.lower() != identity.email.lower():
+            owner = self.verified_domain_owner(email_domain(identity.email))
+            if owner != organization.id:
+                self._not_applied(organization, identity, {"email"}, EMAIL_DOMAIN_NOT_VERIFIED)
+            else:
+                # In a domain this organization verified, every account is its own:
+                # a clash names only one of its own people.
+                other = self.find_account(identity.email)
+                if other is not None and other.id != account.id:
+                    raise Conflict(
+                        "Another person of this organization already signs in with this email."
+                    )
+                account.email = identity.email
+                applied.add("email")
+        elif "email" in wanted and account.email != identity.email:
+            account.email = identity.email  # only the case differs
             applied.add("email")
-        if "display_name" in changes:
+        if "display_name" in wanted:
             account.display_name = _short(identity.display_name)
             applied.add("display_name")
-        if "password" in changes:
-            account.password_hash = self.hash_password(password) if password is not None else None
+        if "password" in wanted:
+            if password_hash is None:
+                account.password_hash = None
+                self._control(account).password_set_by_organization_id = None
+            else:
+                self.set_password_for(organization, account, password_hash)
             applied.add("password")
         return applied
+
+    def _not_applied(
+        self, organization: t.Any, identity: t.Any, fields: set[str], reason: str
+    ) -> None:
+        if fields:
+            self.audit(
+                organization,
+                "user.update",
+                "identity",
+                identity.id,
+                outcome="not_applied",
+                reason=reason,
+                fields=sorted(fields),
+            )
 
     def _detach(
         self, organization: t.Any, account: t.Any, *, identity: t.Any, delete_orphan: bool
     ) -> None:
+        """Take ``account`` out of ``organization`` and its teams; remove it if it is nowhere else.
+
+        Call it under the account's lock. What happens to the account (removed,
+        or kept because it belongs elsewhere) goes to the operator's audit log,
+        not the organization's: it would tell whether the person has an
+        account elsewhere.
+        """
         tm, m = self.models.team_member, self.models.membership
+        previous_manager = self.managing_organization_id(account)
         teams = self.teams_of(account, organization)
         self._send(
             signals.user_detached,
@@ -440,8 +479,10 @@ class Identities(Groups):
         )
         if delete_orphan and not self.organizations_of(account):
             self._send(signals.user_deleted, account=account, organization=organization)
-            self.audit(organization, "account.delete", "account", account.id)
+            self.audit(None, "account.delete", "account", account.id, by=organization.id)
             self._delete_account(account)
+        else:
+            self.stopped_managing(account, previous_manager, reason="detached")
 
     def _flush_identity(self) -> None:
         self._flush("A user with this userName or email was created at the same moment; retry.")

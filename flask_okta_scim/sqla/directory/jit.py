@@ -22,9 +22,11 @@ class Jit(Teams):
         """Admit a person who signed in through ``organization``'s IdP; return the account.
 
         Admitted only if at least one team of the organization pre-approves the
-        email's domain; the person then joins the organization and every such
-        team. A person deactivated by SCIM in this organization is never
-        re-admitted. Raises :class:`JitRefused`; creates nothing then. A
+        email's domain, no other organization has verified that domain, and
+        either no account exists for the email or the organization manages it
+        (directory rules 3 and 9); the person then joins the organization and
+        every such team. A person deactivated by SCIM in this organization is
+        never re-admitted. Raises :class:`JitRefused`; creates nothing then. A
         person who is already a member is returned as is. Does not commit.
         """
         email = normalize_email(email)
@@ -62,6 +64,12 @@ class Jit(Teams):
                 JitRefused.DEACTIVATED,
             )
         domain = email_domain(email)
+        owner = self.verified_domain_owner(domain)
+        if owner is not None and owner != organization.id:
+            raise JitRefused(
+                f"The domain {domain} is verified by another organization.",
+                JitRefused.DOMAIN_VERIFIED_ELSEWHERE,
+            )
         team_model, d = self.models.team, self.models.team_domain
         teams = list(
             self.session.scalars(
@@ -87,8 +95,18 @@ class Jit(Teams):
             )
         if existing is not None:
             account, created = existing, False
+            self.lock_account(account)
+            if not self.manages(organization, account):
+                # The IdP's word alone never admits an account another organization (or
+                # nobody) manages: the person links it themselves, or the domain is verified.
+                raise JitRefused(
+                    "The person's account is not managed by this organization.",
+                    JitRefused.NOT_MANAGED,
+                )
         else:
             account, created = self.ensure_account(email, display_name)
+            self.lock_account(account)
+            self.record_creator(account, organization)
         self.add_member(organization, account, via="jit")
         tm = self.models.team_member
         for team in teams:
@@ -103,12 +121,7 @@ class Jit(Teams):
                     removed=[],
                 )
         self.audit(
-            organization,
-            "user.jit",
-            "account",
-            account.id,
-            created_account=created,
-            teams=[team.id for team in teams],
+            organization, "user.jit", "account", account.id, teams=[team.id for team in teams]
         )
         self._send(
             signals.user_jit_provisioned,

@@ -17,12 +17,12 @@ from ...core.ids import new_scim_id
 from .._sql import chunks
 from .._sql import delete_returning
 from .._sql import insert_ignore
-from .accounts import Accounts
 from .base import _clean_name
 from .base import bump_version
+from .domains import Domains
 
 
-class Teams(Accounts):
+class Teams(Domains):
     """Teams of an organization, their members and their pre-approved email domains."""
 
     def get_team(self, organization: t.Any, ref: t.Any) -> t.Any:
@@ -256,9 +256,16 @@ class Teams(Accounts):
 
         The domain is normalised (lower case, IDNA) and must be a specific DNS
         name. This records the team admin's choice; it does not prove that the
-        organization owns the domain. Does not commit.
+        organization owns the domain. A domain another organization verified
+        cannot be pre-approved (:class:`Conflict`). Does not commit.
         """
         domain = normalize_domain(domain)
+        owner = self.verified_domain_owner(domain)
+        if owner is not None and owner != team.organization_id:
+            raise Conflict(
+                f"The domain {domain} is verified by another organization: it cannot be "
+                "pre-approved here."
+            )
         d = self.models.team_domain
         added = insert_ignore(self.session, d, [{"team_id": team.id, "domain": domain}], d.domain)
         if added:

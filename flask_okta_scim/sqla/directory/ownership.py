@@ -1,0 +1,216 @@
+"""Who manages an account (directory rule 9), and the credentials and sessions that follow.
+
+The managing organization of an account is the one that verified the domain of
+its email; failing that, the one whose SCIM or JIT created it, for as long as
+the account is its member; failing that, none. Only the managing organization
+changes an account's sign-in email or password. When an organization stops
+managing an account, the password it set is cleared and the account's sessions
+end: the account's *credentials epoch* goes up, and a session that recorded an
+older epoch is refused at its next request.
+
+Decisions that depend on other organizations are taken under a lock on the
+account's row (``SELECT ... FOR UPDATE`` where the database has it), taken
+before anything else of the account is changed, so that two organizations'
+concurrent requests serialise instead of orphaning or handing over an account.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from sqlalchemy import and_
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
+
+from ... import signals
+from ...core.emails import email_domain
+from ...core.errors import Conflict
+from .accounts import Accounts
+
+#: Why an organization may not change an account's credentials (audit reasons).
+NOT_MANAGED = "not_managed"
+EMAIL_DOMAIN_NOT_VERIFIED = "email_domain_not_verified"
+
+
+class Ownership(Accounts):
+    """Managing organizations, credentials set on their behalf, and credentials epochs."""
+
+    # -- locks -------------------------------------------------------------------
+
+    def lock_account(self, account: t.Any) -> None:
+        """Lock ``account``'s row until the unit of work ends.
+
+        Raises :class:`Conflict` when the account was deleted by a concurrent
+        request in the meantime (the client retries and finds the new state).
+        On SQLite, whose writers are serialised anyway, it only checks that the
+        row is still there. Does not commit.
+        """
+        a = self.models.account
+        found = self.session.scalar(select(a.id).where(a.id == account.id).with_for_update())
+        if found is None:
+            raise Conflict("The account changed at the same moment; retry.")
+
+    # -- who manages -------------------------------------------------------------
+
+    def verified_domain_owner(self, domain: str) -> t.Any:
+        """The id of the organization that holds ``domain`` verified, or ``None``."""
+        d = self.models.domain
+        return self.session.scalar(
+            select(d.organization_id).where(d.domain == domain, d.verified_at.is_not(None))
+        )
+
+    def managing_organization_id(self, account: t.Any) -> t.Any:
+        """The id of the organization that manages ``account`` (directory rule 9), or ``None``.
+
+        One query: the verifier of the email's domain, else the creating
+        organization while the account is its member. Does not lock.
+        """
+        d, c, m = self.models.domain, self.models.account_control, self.models.membership
+        row = self.session.execute(
+            select(d.organization_id, m.organization_id)
+            .select_from(self.models.account)
+            .outerjoin(
+                d,
+                and_(d.domain == email_domain(account.email), d.verified_at.is_not(None)),
+            )
+            .outerjoin(c, c.account_id == self.models.account.id)
+            .outerjoin(
+                m,
+                and_(
+                    m.account_id == self.models.account.id,
+                    m.organization_id == c.created_by_organization_id,
+                ),
+            )
+            .where(self.models.account.id == account.id)
+        ).first()
+        if row is None:
+            return None
+        verifier, creator = row
+        return verifier if verifier is not None else creator
+
+    def manages(self, organization: t.Any, account: t.Any) -> bool:
+        """Whether ``organization`` manages ``account`` and so may change its credentials."""
+        return bool(self.managing_organization_id(account) == organization.id)
+
+    # -- what the control row records --------------------------------------------
+
+    def _control(self, account: t.Any) -> t.Any:
+        """The account's control row, created (empty) if there is none. Does not commit."""
+        c = self.models.account_control
+        row = self.session.get(c, account.id)
+        if row is None:
+            row = c(account_id=account.id, epoch=0)
+            self.session.add(row)
+            self.session.flush()
+        return row
+
+    def record_creator(self, account: t.Any, organization: t.Any) -> None:
+        """``organization``'s SCIM or JIT created ``account``. Does not commit."""
+        self._control(account).created_by_organization_id = organization.id
+
+    def set_password_for(self, organization: t.Any, account: t.Any, password_hash: str) -> None:
+        """Store a password hash that ``organization`` (its manager) set. Does not commit.
+
+        Does not check that ``organization`` manages the account: the caller
+        decided that under the account's lock.
+        """
+        account.password_hash = password_hash
+        self._control(account).password_set_by_organization_id = organization.id
+
+    def credentials_epoch(self, account_id: t.Any) -> int:
+        """The account's credentials epoch; a session recorded with another one is over."""
+        c = self.models.account_control
+        epoch = self.session.scalar(select(c.epoch).where(c.account_id == account_id))
+        return int(epoch or 0)
+
+    def session_still_valid(self, account_id: t.Any, epoch: int, vouched_by: t.Any | None) -> bool:
+        """Whether a session recorded with ``epoch`` still holds, in one query.
+
+        It holds while the account's credentials epoch is unchanged and, for a
+        session an organization vouched for (``vouched_by``), while the account
+        is still its member. Does not look at anything else.
+        """
+        a, c, m = self.models.account, self.models.account_control, self.models.membership
+        member = (
+            select(m.account_id)
+            .where(m.account_id == a.id, m.organization_id == vouched_by)
+            .exists()
+        )
+        row = self.session.execute(
+            select(func.coalesce(c.epoch, 0), member)
+            .select_from(a)
+            .outerjoin(c, c.account_id == a.id)
+            .where(a.id == account_id)
+        ).first()
+        if row is None:
+            return False
+        current, is_member = row
+        return int(current) == int(epoch) and (vouched_by is None or bool(is_member))
+
+    def password_organization_id(self, account: t.Any) -> t.Any:
+        """The organization whose SCIM set ``account``'s password, or ``None``."""
+        c = self.models.account_control
+        return self.session.scalar(
+            select(c.password_set_by_organization_id).where(c.account_id == account.id)
+        )
+
+    def end_sessions(self, account: t.Any, *, reason: str, organization: t.Any = None) -> None:
+        """End every session of ``account`` at its next request ("sign out everywhere").
+
+        Raises the credentials epoch in SQL (concurrent calls each count).
+        Audited in ``organization``'s log when given. Does not commit.
+        """
+        c = self.models.account_control
+        row = self._control(account)
+        self.session.execute(update(c).where(c.account_id == account.id).values(epoch=c.epoch + 1))
+        self.session.expire(row, ["epoch"])
+        if organization is not None:
+            self.audit(organization, "account.sessions_ended", "account", account.id, reason=reason)
+
+    def stopped_managing(self, account: t.Any, previous: t.Any, *, reason: str) -> None:
+        """``previous`` (an organization id) no longer manages ``account``: clear what it set.
+
+        The password it set is removed and every session of the account ends;
+        the host hears of it through ``account_management_changed``. Call it
+        under the account's lock, once the change that ended the management is
+        made. Does nothing when ``previous`` still manages the account. Does
+        not commit.
+        """
+        current = self.managing_organization_id(account)
+        if previous is None or current == previous:
+            return
+        control = self._control(account)
+        cleared = control.password_set_by_organization_id == previous
+        if cleared:
+            account.password_hash = None
+            control.password_set_by_organization_id = None
+        self.end_sessions(account, reason=reason)
+        # The operator's log: in an organization's, it could tell whether the person
+        # has an account elsewhere.
+        self.audit(
+            None,
+            "account.management_ended",
+            "account",
+            account.id,
+            reason=reason,
+            previous_organization_id=previous,
+            password_cleared=cleared,
+        )
+        self._send(
+            signals.account_management_changed,
+            account=account,
+            previous_organization_id=previous,
+            organization_id=current,
+            reason=reason,
+        )
+
+    def accounts_in_domain(self, domain: str) -> list[t.Any]:
+        """Every account whose email is in ``domain`` (a scan: for rare, bulk decisions)."""
+        a = self.models.account
+        suffix = "@" + domain
+        return list(
+            self.session.scalars(
+                select(a).where(func.lower(a.email).endswith(suffix, autoescape=True))
+            )
+        )
