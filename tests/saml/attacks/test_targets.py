@@ -150,9 +150,7 @@ def test_pending_connection_signs_nobody_in(app: Flask) -> None:
 # -- rule 9: another organization's IdP --------------------------------------------------------
 
 
-def test_other_orgs_idp_asserting_a_member_of_acme_admits_nobody(
-    app: Flask, acme: Tenant
-) -> None:
+def test_other_orgs_idp_asserting_a_member_of_acme_admits_nobody(app: Flask, acme: Tenant) -> None:
     # Globex's admin pre-approves acme.example and makes their Okta assert Ada's email.
     globex = make_tenant(app, "Globex", GLOBEX_IDP, domains=("acme.example",), members=())
     browser = app.test_client()
