@@ -83,9 +83,7 @@ def check_session() -> None:
         return
     vouched_by = info.get("organization_id") if info.get("via") == SSO else None
     directory = extension().directory()
-    if not directory.session_still_valid(
-        current_user.get_id(), int(info.get("epoch") or 0), vouched_by
-    ):
+    if not directory.session_still_valid(current_user.id, int(info.get("epoch") or 0), vouched_by):
         logout_user()
         session.pop(SESSION_KEY, None)
 

@@ -68,7 +68,7 @@ def test_a_sign_in_started_on_one_process_finishes_on_another(servers, integrati
     session = {"session": headers["cookie:session"]}
     for server in (a, b):
         status, _, body = server.request("GET", "/me", cookies=session)
-        assert status == 200 and b"ada@acme.example" in body
+        assert status == 200 and b"ada@acme.example" in body, server.logs()
 
     # the same response, replayed on the other process (even with the browser's cookie)
     status, _, _ = a.request(
