@@ -71,9 +71,12 @@ def _record() -> dict[str, t.Any] | None:
 def check_session() -> None:
     """Before each request: sign out a session that no longer holds.
 
-    One query, and only for requests that carry a session record (SCIM
-    clients and anonymous visitors cost nothing). Does not check what the
-    request is about to do: :func:`may_act_in` does.
+    The session ends when the account's credentials epoch changed, or when the
+    organization that vouched for it (its Okta, or its SCIM that set the
+    password) no longer has the account as a member. One query, and only for
+    requests that carry a session record (SCIM clients and anonymous visitors
+    cost nothing). Does not check what the request is about to do:
+    :func:`may_act_in` does.
     """
     if SESSION_KEY not in session or not current_user.is_authenticated:
         return
@@ -81,7 +84,7 @@ def check_session() -> None:
     if info is None:
         session.pop(SESSION_KEY, None)
         return
-    vouched_by = info.get("organization_id") if info.get("via") == SSO else None
+    vouched_by = info.get("organization_id")
     directory = extension().directory()
     if not directory.session_still_valid(current_user.id, int(info.get("epoch") or 0), vouched_by):
         logout_user()
