@@ -393,6 +393,9 @@ class Identities(Groups):
         the names of the account fields that changed.
         """
         wanted = changes & {"email", "display_name", "password"}
+        # Who manages the account can change under us (another organization verifies the
+        # domain): decide and write under the account's lock.
+        self.lock_account(account)
         if not self.manages(organization, account):
             self._not_applied(organization, identity, wanted, NOT_MANAGED)
             return set()
