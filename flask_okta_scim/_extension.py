@@ -22,6 +22,7 @@ from .passwords import hash_password as default_hash_password
 from .sqla.directory import Directory
 from .sqla.models import Models
 from .sqla.models import define_models
+from .web.link import bp as link_blueprint
 from .web.scim import bp as scim_blueprint
 from .web.scim_guard import RateLimiter
 from .web.session import check_session
@@ -123,6 +124,7 @@ class OktaSCIM:
         app.extensions["okta_scim"] = self
         app.register_blueprint(scim_blueprint, url_prefix=settings.scim_url_prefix)
         app.register_blueprint(sso_blueprint, url_prefix=settings.sso_url_prefix)
+        app.register_blueprint(link_blueprint, url_prefix=settings.sso_url_prefix)
         # First among the app's before-request functions, whenever Flask-WTF is set up.
         app.before_request_funcs.setdefault(None, []).insert(0, _exempt_from_csrf)
         app.before_request(check_session)
@@ -182,13 +184,15 @@ def _exempt_from_csrf() -> None:
     """Exempt the SCIM API and the ACS from Flask-WTF's CSRF check, if the host uses it.
 
     SCIM clients authenticate with a bearer token, and the IdP's cross-site POST
-    to the ACS cannot carry a form token; both are protected otherwise. This
+    to the ACS cannot carry a form token; both are protected otherwise, and the
+    account-link confirmation carries a token of its own. This
     runs before Flask-WTF's own check (it is inserted first among the app's
     before-request functions), so it works whether the host set up
     ``CSRFProtect`` before or after :meth:`OktaSCIM.init_app`. Does nothing
     for the host's own views.
     """
     csrf = current_app.extensions.get("csrf")
-    if csrf is not None and request.blueprint in (scim_blueprint.name, sso_blueprint.name):
-        csrf.exempt(scim_blueprint)
-        csrf.exempt(sso_blueprint)
+    ours = (scim_blueprint, sso_blueprint, link_blueprint)
+    if csrf is not None and request.blueprint in [b.name for b in ours]:
+        for blueprint in ours:
+            csrf.exempt(blueprint)

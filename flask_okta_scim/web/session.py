@@ -19,6 +19,7 @@ hosts ask before acting in an organization.
 
 from __future__ import annotations
 
+import time
 import typing as t
 
 from flask import g
@@ -55,11 +56,17 @@ def record_sign_in(
         "integration_id": integration_id,
         "via": via,
         "epoch": directory.credentials_epoch(account.id),
+        "at": time.time(),
     }
 
 
-def _record() -> dict[str, t.Any] | None:
-    """The current session's record, if it belongs to the signed-in account."""
+def current_record() -> dict[str, t.Any] | None:
+    """The current session's record, if it belongs to the signed-in account.
+
+    Keys: ``account_id``, ``organization_id`` (who vouched, or ``None``),
+    ``integration_id``, ``via`` (``"sso"`` or ``"password"``), ``epoch``, ``at``
+    (when the sign-in happened, in seconds since the epoch).
+    """
     info = session.get(SESSION_KEY)
     if not isinstance(info, dict) or not current_user.is_authenticated:
         return None
@@ -80,7 +87,7 @@ def check_session() -> None:
     """
     if SESSION_KEY not in session or not current_user.is_authenticated:
         return
-    info = _record()
+    info = current_record()
     if info is None:
         session.pop(SESSION_KEY, None)
         return
@@ -107,7 +114,7 @@ def may_act_in(organization: t.Any) -> bool:
     directory = ext.directory()
     if directory.member_role(organization, current_user) is None:
         return False
-    info = _record() or {"via": PASSWORD, "organization_id": None}
+    info = current_record() or {"via": PASSWORD, "organization_id": None}
     vouched_by = info.get("organization_id")
     if vouched_by is not None and vouched_by != organization.id:
         return False
@@ -124,7 +131,7 @@ def get_sso_organization() -> t.Any:
     for by organization B must not act in organization A, even for a person
     who belongs to both: ask :func:`may_act_in`.
     """
-    info = _record()
+    info = current_record()
     if info is None or info.get("via") != SSO:
         return None
     ext = extension()

@@ -38,6 +38,7 @@ from ..saml.service import sp_metadata
 from ..saml.settings import saml_settings
 from ..saml.settings import sp_metadata_settings
 from ..sqla.directory.connections import is_configured
+from .link import start_link
 from .session import record_sign_in
 
 logger = logging.getLogger("flask_okta_scim.sso")
@@ -79,7 +80,13 @@ def _browser_key(nonce: str) -> str:
     return hashlib.sha256(nonce.encode()).hexdigest()
 
 
-def _error(status: int, title: str, message: str, reason: str | None = None) -> Response:
+def _error(
+    status: int,
+    title: str,
+    message: str,
+    reason: str | None = None,
+    action: tuple[str, str] | None = None,
+) -> Response:
     reference = uuid.uuid4().hex[:12]
     if reason:
         logger.warning("SSO sign-in refused [%s]: %s", reference, reason)
@@ -89,6 +96,8 @@ def _error(status: int, title: str, message: str, reason: str | None = None) -> 
         message=message,
         reference=reference,
         debug_reason=reason if current_app.debug else None,
+        action_url=action[0] if action else None,
+        action_label=action[1] if action else None,
     )
     return Response(body, status=status, mimetype="text/html")
 
@@ -178,7 +187,13 @@ def acs(integration_id: str) -> ResponseReturnValue:
     except SamlError as e:
         return _refuse(directory, organization, connection, e)
     except JitRefused as e:
-        return _refuse(directory, organization, connection, SamlError(f"JIT refused: {e}"), jit=e)
+        refusal = SamlError(f"JIT refused: {e}")
+        response = _refuse(directory, organization, connection, refusal, jit=e)
+        if e.reason == JitRefused.NOT_MANAGED:
+            link_url = start_link(integration_id, identity)
+            if link_url is not None:
+                response = _not_managed(refusal.reason, link_url)
+        return response
     except DirectoryError as e:  # e.g. the same person's first sign-in twice at once
         return _refuse(directory, organization, connection, SamlError(f"directory: {e}"))
 
@@ -213,15 +228,7 @@ def _refuse(
                 "provider. Ask your admin to assign you again in Okta."
             )
         elif jit.reason == JitRefused.NOT_MANAGED:
-            return _error(
-                403,
-                "Your account is not managed by this organization",
-                "You already have an account here, and this organization's sign-in cannot "
-                "add it by itself. Ask your organization's admin to verify your email "
-                "domain for this organization, or to add you by provisioning; until then, "
-                "sign in to your account the usual way.",
-                error.reason,
-            )
+            return _not_managed(error.reason, None)
         elif jit.reason == JitRefused.DOMAIN_VERIFIED_ELSEWHERE:
             message = (
                 "Your email domain belongs to another organization here, so this "
@@ -248,6 +255,24 @@ def _refuse(
         "The sign-in could not be verified. Start again from your Okta dashboard "
         "or your organization's sign-in link.",
         error.reason,
+    )
+
+
+def _not_managed(reason: str, link_url: str | None) -> Response:
+    return _error(
+        403,
+        "Your account is not managed by this organization",
+        "You already have an account here, and this organization's sign-in cannot add it "
+        "by itself. Link it yourself: sign in to your account the usual way and confirm. "
+        "Or ask your organization's admin to verify your email domain, or to add you by "
+        "provisioning."
+        if link_url
+        else "You already have an account here, and this organization's sign-in cannot add "
+        "it by itself. Ask your organization's admin to verify your email domain for this "
+        "organization, or to add you by provisioning; until then, sign in to your account "
+        "the usual way.",
+        reason,
+        action=(link_url, "Link your account") if link_url else None,
     )
 
 

@@ -35,10 +35,35 @@ class Jit(Teams):
             return existing
         return self._admit(organization, email, display_name, existing)
 
-    def _admit(
-        self, organization: t.Any, email: str, display_name: str | None, existing: t.Any
+    def link_account(
+        self, organization: t.Any, account: t.Any, display_name: str | None = None
     ) -> t.Any:
-        """JIT for a non-member whose account (``existing`` or ``None``) was looked up already."""
+        """Admit an existing account whose owner proved it, after the IdP vouched for them.
+
+        The rules of :meth:`jit` hold, except that the organization need not
+        manage the account: the person signed in to it themselves and
+        confirmed. The caller makes sure of that; this method does not check
+        it. Does not commit.
+        """
+        if self.member_role(organization, account) is not None:
+            return account
+        return self._admit(
+            organization, normalize_email(account.email), display_name, account, proven=True
+        )
+
+    def _admit(
+        self,
+        organization: t.Any,
+        email: str,
+        display_name: str | None,
+        existing: t.Any,
+        *,
+        proven: bool = False,
+    ) -> t.Any:
+        """JIT for a non-member whose account (``existing`` or ``None``) was looked up already.
+
+        ``proven``: the person proved they own ``existing`` (see :meth:`link_account`).
+        """
         key = email.lower()
         ident = self.models.identity
         deactivated = self.session.scalar(
@@ -96,7 +121,7 @@ class Jit(Teams):
         if existing is not None:
             account, created = existing, False
             self.lock_account(account)
-            if not self.manages(organization, account):
+            if not proven and not self.manages(organization, account):
                 # The IdP's word alone never admits an account another organization (or
                 # nobody) manages: the person links it themselves, or the domain is verified.
                 raise JitRefused(
