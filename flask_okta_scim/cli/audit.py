@@ -7,6 +7,7 @@ from datetime import datetime
 from datetime import timezone
 
 import click
+from flask.cli import with_appcontext
 
 from ..scim.resources import timestamp
 from ._common import reports_errors
@@ -19,6 +20,7 @@ from ._common import unit_of_work
 @click.option("--kind", help="Only this action (user.update) or family of actions (user, sso).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--limit", default=1000, show_default=True, help="At most this many (the newest).")
+@with_appcontext
 @reports_errors
 def audit(org_ref: str, since: str | None, kind: str | None, as_json: bool, limit: int) -> None:
     """Print ORG's audit log, oldest first: who did what, and the outcome.

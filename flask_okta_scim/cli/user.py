@@ -6,11 +6,12 @@ import click
 from flask.cli import AppGroup
 
 from ._common import emit
+from ._common import explain
 from ._common import public_id
 from ._common import reports_errors
 from ._common import unit_of_work
 
-user = AppGroup("user", help="Inspect accounts.")
+user = AppGroup("user", help="Inspect accounts and end their sessions.")
 
 
 @user.command("show")
@@ -29,6 +30,11 @@ def show(email: str) -> None:
                 "email": account.email,
                 "display_name": account.display_name,
                 "has_password": account.password_hash is not None,
+                "managed_by": (
+                    None
+                    if (manager := directory.managing_organization_id(account)) is None
+                    else public_id(manager)
+                ),
                 "organizations": [
                     {
                         "id": public_id(o.id),
@@ -43,3 +49,17 @@ def show(email: str) -> None:
                 ],
             }
         )
+
+
+@user.command("end-sessions")
+@click.argument("email")
+@reports_errors
+def end_sessions(email: str) -> None:
+    """Sign EMAIL's account out everywhere: every session ends at its next request."""
+    with unit_of_work() as directory:
+        account = directory.find_account(email)
+        if account is None:
+            raise click.ClickException(f"There is no account for {email}.")
+        directory.end_sessions(account, reason="operator")
+        directory.audit(None, "account.sessions_ended", "account", account.id, reason="operator")
+    explain(f"Every session of {email} ends at its next request.")
