@@ -50,6 +50,10 @@ class ConfigKeys:
     #: A page for customer admins about your SCIM API, published as the
     #: ``documentationUri`` of ``/ServiceProviderConfig``. Optional.
     DOCUMENTATION_URL = "OKTA_SCIM_DOCUMENTATION_URL"
+    #: Let a session that Flask-Login restores from its "remember me" cookie go on
+    #: (as a password session vouched for by nobody). Off: such sessions are signed
+    #: out, since the cookie survives "sign out everywhere" and credential changes.
+    TRUST_REMEMBER_COOKIES = "OKTA_SCIM_TRUST_REMEMBER_COOKIES"
     #: The DNS servers that domain checks ask (IP addresses, comma-separated or a
     #: list); empty: the system's resolver (``/etc/resolv.conf``).
     DNS_NAMESERVERS = "OKTA_SCIM_DNS_NAMESERVERS"
@@ -72,6 +76,7 @@ DEFAULTS: dict[str, t.Any] = {
     ConfigKeys.METADATA_ALLOW_PRIVATE: False,
     ConfigKeys.SSO_REQUEST_LIFETIME: 900,
     ConfigKeys.DOCUMENTATION_URL: None,
+    ConfigKeys.TRUST_REMEMBER_COOKIES: False,
     ConfigKeys.DNS_NAMESERVERS: (),
     ConfigKeys.DNS_PORT: 53,
     ConfigKeys.DNS_TIMEOUT: 5,
@@ -98,6 +103,7 @@ class Settings:
     metadata_allow_private: bool
     sso_request_lifetime: int
     documentation_url: str | None
+    trust_remember_cookies: bool
     dns_nameservers: tuple[str, ...]
     dns_port: int
     dns_timeout: float
@@ -147,6 +153,7 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
         metadata_allow_private=_bool(config, ConfigKeys.METADATA_ALLOW_PRIVATE),
         sso_request_lifetime=_int(config, ConfigKeys.SSO_REQUEST_LIFETIME, 60, 24 * 3600),
         documentation_url=_optional_url(config, ConfigKeys.DOCUMENTATION_URL),
+        trust_remember_cookies=_bool(config, ConfigKeys.TRUST_REMEMBER_COOKIES),
         dns_nameservers=_addresses(config, ConfigKeys.DNS_NAMESERVERS),
         dns_port=_int(config, ConfigKeys.DNS_PORT, 1, 65535),
         dns_timeout=_seconds(config, ConfigKeys.DNS_TIMEOUT, 0.05, 60),

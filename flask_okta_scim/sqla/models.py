@@ -301,7 +301,7 @@ def define_models(
         password_set_by_organization_id = mapped_column(
             ForeignKey(organization_fk, ondelete="SET NULL"), nullable=True
         )
-        epoch: Mapped[int] = mapped_column(Integer, default=0)
+        epoch: Mapped[int] = mapped_column(BigInteger, default=0)
         updated_at: Mapped[datetime] = mapped_column(
             DateTime(timezone=True), default=utcnow, onupdate=utcnow
         )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 import typing as t
 
+from flask import current_app
 from flask import g
 from flask import session
 from flask_login import current_user
@@ -55,7 +56,7 @@ def record_sign_in(
         "organization_id": vouched_by,
         "integration_id": integration_id,
         "via": via,
-        "epoch": directory.credentials_epoch(account.id),
+        **directory.session_stamp(account),
         "at": time.time(),
     }
 
@@ -78,22 +79,34 @@ def current_record() -> dict[str, t.Any] | None:
 def check_session() -> None:
     """Before each request: sign out a session that no longer holds.
 
-    The session ends when the account's credentials epoch changed, or when the
-    organization that vouched for it (its Okta, or its SCIM that set the
-    password) no longer has the account as a member. One query, and only for
-    requests that carry a session record (SCIM clients and anonymous visitors
-    cost nothing). Does not check what the request is about to do:
-    :func:`may_act_in` does.
+    The session ends when the account's credentials epoch changed, when the
+    account is not the one it was opened for, or when the organization that
+    vouched for it (its Okta, or its SCIM that set the password) no longer has
+    the account as a member. A signed-in session without a record (one that
+    Flask-Login restored from its "remember me" cookie, which knows nothing of
+    epochs) is signed out, unless :data:`OKTA_SCIM_TRUST_REMEMBER_COOKIES` is
+    on, in which case it becomes a password session vouched for by nobody. One
+    query for signed-in visitors; SCIM clients and anonymous visitors cost
+    nothing. Does not check what the request is about to do: :func:`may_act_in`
+    does.
     """
-    if SESSION_KEY not in session or not current_user.is_authenticated:
+    if not hasattr(current_app, "login_manager"):
+        return  # no Flask-Login: there are no sign-ins to check
+    if not current_user.is_authenticated:
+        if SESSION_KEY in session:
+            session.pop(SESSION_KEY, None)
         return
     info = current_record()
     if info is None:
-        session.pop(SESSION_KEY, None)
+        if extension().settings.trust_remember_cookies:
+            record_sign_in(current_user)
+        else:
+            logout_user()
+            session.pop(SESSION_KEY, None)
         return
     vouched_by = info.get("organization_id")
     directory = extension().directory()
-    if not directory.session_still_valid(current_user.id, int(info.get("epoch") or 0), vouched_by):
+    if not directory.session_still_valid(current_user.id, info, vouched_by):
         logout_user()
         session.pop(SESSION_KEY, None)
 

@@ -141,8 +141,9 @@ class Accounts(DirectoryBase):
             self.audit(
                 organization,
                 "member.add",
-                "account",
-                account.id,
+                "person",
+                None,
+                email=account.email,
                 via=via,
                 role=role or self.default_role,
             )
@@ -158,7 +159,9 @@ class Accounts(DirectoryBase):
         if membership is None:
             raise NotFound(f"{account.email} is not a member of organization {organization.id}.")
         membership.role = _clean_name(role, "A role", 50)
-        self.audit(organization, "member.role", "account", account.id, role=membership.role)
+        self.audit(
+            organization, "member.role", "person", None, email=account.email, role=membership.role
+        )
 
     def _require_members(self, organization: t.Any, account_ids: Iterable[t.Any]) -> None:
         """Raise :class:`NotAMember` unless every id is a member of ``organization``."""

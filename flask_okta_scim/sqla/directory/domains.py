@@ -151,14 +151,9 @@ class Domains(Ownership):
         self._flush(f"The domain {claim.domain} was verified by another organization; retry.")
         for account in accounts:
             self.stopped_managing(account, previous[account.id], reason="domain_verified")
-        self.audit(
-            organization,
-            "domain.verify",
-            "domain",
-            claim.domain,
-            method=claim.verified_by,
-            accounts=len(accounts),
-        )
+        self.audit(organization, "domain.verify", "domain", claim.domain, method=claim.verified_by)
+        # How many accounts the domain has, across organizations, is for the operator only.
+        self.audit(None, "domain.verify", "domain", claim.domain, accounts=len(accounts))
         self._send(
             signals.domain_verified,
             organization=organization,
@@ -238,10 +233,6 @@ class Domains(Ownership):
         for account in accounts:
             self.stopped_managing(account, claim.organization_id, reason=reason)
         self.audit(
-            claim.organization_id,
-            "domain.unverified",
-            "domain",
-            claim.domain,
-            reason=reason,
-            accounts=len(accounts),
+            claim.organization_id, "domain.unverified", "domain", claim.domain, reason=reason
         )
+        self.audit(None, "domain.unverified", "domain", claim.domain, accounts=len(accounts))

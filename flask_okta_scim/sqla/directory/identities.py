@@ -321,7 +321,7 @@ class Identities(Groups):
             identity.active = False
             identity.account_id = None
             bump_version(identity)
-        self.audit(organization, "member.remove", "account", account.id)
+        self.audit(organization, "member.remove", "person", None, email=account.email)
         self._detach(organization, account, identity=identity, delete_orphan=delete_orphan)
 
     def _set_identity_fields(

@@ -131,7 +131,14 @@ class Jit(Teams):
         else:
             account, created = self.ensure_account(email, display_name)
             self.lock_account(account)
-            self.record_creator(account, organization)
+            if created:
+                self.record_creator(account, organization)
+            elif not proven and not self.manages(organization, account):
+                # Another request created the account since we looked: not ours to admit.
+                raise JitRefused(
+                    "The person's account is not managed by this organization.",
+                    JitRefused.NOT_MANAGED,
+                )
         self.add_member(organization, account, via="jit")
         tm = self.models.team_member
         for team in teams:
@@ -146,7 +153,12 @@ class Jit(Teams):
                     removed=[],
                 )
         self.audit(
-            organization, "user.jit", "account", account.id, teams=[team.id for team in teams]
+            organization,
+            "user.jit",
+            "person",
+            None,
+            email=account.email,
+            teams=[team.id for team in teams],
         )
         self._send(
             signals.user_jit_provisioned,

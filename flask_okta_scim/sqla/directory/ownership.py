@@ -16,10 +16,14 @@ concurrent requests serialise instead of orphaning or handing over an account.
 
 from __future__ import annotations
 
+import secrets
 import typing as t
+from datetime import datetime
+from datetime import timezone
 
 from sqlalchemy import and_
 from sqlalchemy import func
+from sqlalchemy import null
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -100,7 +104,8 @@ class Ownership(Accounts):
         c = self.models.account_control
         row = self.session.get(c, account.id)
         if row is None:
-            row = c(account_id=account.id, epoch=0)
+            # A random start, so that an epoch never matches a deleted account's.
+            row = c(account_id=account.id, epoch=secrets.randbelow(2**62) + 1)
             self.session.add(row)
             self.session.flush()
         return row
@@ -124,10 +129,25 @@ class Ownership(Accounts):
         epoch = self.session.scalar(select(c.epoch).where(c.account_id == account_id))
         return int(epoch or 0)
 
-    def session_still_valid(self, account_id: t.Any, epoch: int, vouched_by: t.Any | None) -> bool:
-        """Whether a session recorded with ``epoch`` still holds, in one query.
+    def session_stamp(self, account: t.Any) -> dict[str, t.Any]:
+        """What a session records to recognise this account's credentials later.
 
-        It holds while the account's credentials epoch is unchanged and, for a
+        The credentials epoch, and when the account was created: a database
+        may give a deleted account's id to a new one (SQLite does), and a
+        session of the old account must not become the new one's.
+        """
+        return {
+            "epoch": self.credentials_epoch(account.id),
+            "created": _instant(getattr(account, "created_at", None)),
+        }
+
+    def session_still_valid(
+        self, account_id: t.Any, stamp: dict[str, t.Any], vouched_by: t.Any | None
+    ) -> bool:
+        """Whether a session recorded with ``stamp`` still holds, in one query.
+
+        It holds while the account is the one the session was opened for
+        (:meth:`session_stamp`), its credentials epoch is unchanged and, for a
         session an organization vouched for (``vouched_by``), while the account
         is still its member. Does not look at anything else.
         """
@@ -137,16 +157,21 @@ class Ownership(Accounts):
             .where(m.account_id == a.id, m.organization_id == vouched_by)
             .exists()
         )
+        created = getattr(a, "created_at", None)
         row = self.session.execute(
-            select(func.coalesce(c.epoch, 0), member)
+            select(func.coalesce(c.epoch, 0), member, created if created is not None else null())
             .select_from(a)
             .outerjoin(c, c.account_id == a.id)
             .where(a.id == account_id)
         ).first()
         if row is None:
             return False
-        current, is_member = row
-        return int(current) == int(epoch) and (vouched_by is None or bool(is_member))
+        current, is_member, created_at = row
+        return (
+            int(current) == int(stamp.get("epoch") or 0)
+            and _instant(created_at) == stamp.get("created")
+            and (vouched_by is None or bool(is_member))
+        )
 
     def password_organization_id(self, account: t.Any) -> t.Any:
         """The organization whose SCIM set ``account``'s password, or ``None``."""
@@ -214,3 +239,12 @@ class Ownership(Accounts):
                 select(a).where(func.lower(a.email).endswith(suffix, autoescape=True))
             )
         )
+
+
+def _instant(value: datetime | None) -> float | None:
+    """A timestamp as seconds, naive values (SQLite) taken as UTC; for comparing, not showing."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.timestamp()

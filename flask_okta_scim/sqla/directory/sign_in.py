@@ -108,8 +108,9 @@ class SignIns(Jit, Connections):
         self.audit(
             organization,
             "sso.login",
-            "account",
-            account.id,
+            "person",
+            None,
+            email=account.email,
             jit=jit,
             idp_initiated=idp_initiated,
             assertion_id=assertion_id,

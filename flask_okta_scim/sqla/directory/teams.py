@@ -304,18 +304,21 @@ class Teams(Domains):
         if not added and not removed:
             return
         self._touch_group(team)
+        added_accounts, removed_accounts = self._accounts(added), self._accounts(removed)
+        # People by email, never by account id: an id's age would tell the organization
+        # whether a person's account existed before it provisioned them.
         self.audit(
             organization,
             "team.members",
             "team",
             team.id,
-            added=[str(i) for i in added],
-            removed=[str(i) for i in removed],
+            added=[a.email for a in added_accounts],
+            removed=[a.email for a in removed_accounts],
         )
         self._send(
             signals.team_members_changed,
             organization=organization,
             team=team,
-            added=self._accounts(added),
-            removed=self._accounts(removed),
+            added=added_accounts,
+            removed=removed_accounts,
         )
