@@ -173,6 +173,18 @@ def test_the_operator_cannot_take_a_domain_another_org_holds(app, dns_server: Lo
     assert all(not d["verified"] for d in domain_list(app, bravo))
 
 
+def test_a_domain_the_operator_verified_is_not_taken_over_by_dns(app, dns_server: LoopbackDNS):
+    """The operator's word stands: another organization's DNS record does not move it."""
+    alpha, bravo = org(app, "Alpha"), org(app, "Bravo")
+    okta_cli_ok(app, "domain", "verify", alpha, "alpha.example", "--by-operator")
+    name, value = claim(app, bravo, "alpha.example")
+    dns_server.set_txt(name, value)
+    result = okta_cli(app, "domain", "verify", bravo, "alpha.example")
+    assert result.exit_code != 0 and "operator" in result.stderr
+    assert entry(app, alpha, "alpha.example")["verified"] is True
+    assert entry(app, bravo, "alpha.example")["verified"] is False
+
+
 # -- one organization per domain ------------------------------------------------------------
 
 

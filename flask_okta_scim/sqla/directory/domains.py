@@ -96,8 +96,9 @@ class Domains(Ownership):
         A DNS check that fails is recorded on the claim and returned (not
         raised), so that the reason can be kept and shown. A domain another
         organization holds verified is taken over only if that organization's
-        own record is gone from DNS; the operator cannot take it over (remove
-        it from the other organization first). On success the organization
+        own record is gone from DNS, and never when the operator verified it
+        for the holder; the operator cannot take it over either (remove it from
+        the other organization first). On success the organization
         manages every account of the domain from now on: passwords that the
         previous managers set are cleared and those accounts' sessions end.
         Raises :class:`Conflict` when the domain stays with another
@@ -133,6 +134,11 @@ class Domains(Ownership):
                 raise Conflict(
                     f"The domain {claim.domain} is verified by another organization "
                     f"({holder.organization_id}); it must remove the domain first."
+                )
+            if holder.verified_by == BY_OPERATOR:
+                raise Conflict(
+                    f"The domain {claim.domain} was verified for another organization by the "
+                    "operator; only the operator can move it."
                 )
             if self._still_published(holder, resolver):
                 raise Conflict(
