@@ -11,6 +11,7 @@ create stays one index probe.
 
 from __future__ import annotations
 
+import functools
 import typing as t
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,8 +67,13 @@ def _json_text(models: Models, *path: str) -> t.Any:
     return models.identity.attributes[path].as_string()
 
 
+@functools.cache
 def user_storage(models: Models) -> dict[str, Storage]:
-    """Where each filterable User attribute is stored, by canonical name."""
+    """Where each filterable User attribute is stored, by canonical name.
+
+    Built once per set of models (the expressions are immutable and reused by
+    every query); do not change the returned dict.
+    """
     ident = models.identity
     e = ENTERPRISE_USER
     return {
@@ -95,8 +101,12 @@ def user_storage(models: Models) -> dict[str, Storage]:
     }
 
 
+@functools.cache
 def group_storage(models: Models) -> dict[str, Storage]:
-    """Where each filterable Group attribute is stored (a group joined to its team)."""
+    """Where each filterable Group attribute is stored (a group joined to its team).
+
+    Built once per set of models; do not change the returned dict.
+    """
     group, team = models.group, models.team
 
     def members(node: Compare) -> ColumnElement[bool]:

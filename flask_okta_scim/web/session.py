@@ -24,6 +24,7 @@ import typing as t
 
 from flask import current_app
 from flask import g
+from flask import request
 from flask import session
 from flask_login import current_user
 from flask_login import logout_user
@@ -92,6 +93,13 @@ def check_session() -> None:
     """
     if not hasattr(current_app, "login_manager"):
         return  # no Flask-Login: there are no sign-ins to check
+    remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+    if "_user_id" not in session and remember not in request.cookies:
+        # No session sign-in to check (a SCIM client, an anonymous visitor, a request
+        # signed by a header): cost nothing, not even loading the user.
+        if SESSION_KEY in session:
+            session.pop(SESSION_KEY, None)
+        return
     if not current_user.is_authenticated:
         if SESSION_KEY in session:
             session.pop(SESSION_KEY, None)
