@@ -38,14 +38,19 @@ SSO, PASSWORD = "sso", "password"
 
 
 def record_sign_in(
-    account: t.Any, organization: t.Any = None, *, integration_id: str | None = None
+    account: t.Any,
+    organization: t.Any = None,
+    *,
+    integration_id: str | None = None,
+    epoch: int | None = None,
 ) -> None:
     """Record how the current session was opened: by ``organization``'s IdP, or by password.
 
     With ``organization`` the session is an SSO session vouched for by it;
     without, a password session, vouched for by the organization whose SCIM
-    set the password, if any. Call it right after ``login_user``. Does not
-    sign anyone in.
+    set the password, if any. Call it right after ``login_user``; pass the
+    account's credentials ``epoch`` if you read it already. Does not sign
+    anyone in.
     """
     directory = extension().directory()
     if organization is not None:
@@ -57,7 +62,7 @@ def record_sign_in(
         "organization_id": vouched_by,
         "integration_id": integration_id,
         "via": via,
-        **directory.session_stamp(account),
+        **directory.session_stamp(account, epoch),
         "at": time.time(),
     }
 

@@ -203,7 +203,7 @@ def acs(integration_id: str) -> ResponseReturnValue:
     login_user(account)
     # After login_user: it sends user_logged_in, whose receiver (on_login) clears
     # the record, so that no other sign-in inherits an SSO record.
-    record_sign_in(account, organization, integration_id=integration_id)
+    record_sign_in(account, organization, integration_id=integration_id, epoch=signed_in.epoch)
     return redirect(signed_in.next_path or "/")
 
 

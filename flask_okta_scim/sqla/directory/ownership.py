@@ -129,7 +129,7 @@ class Ownership(Accounts):
         epoch = self.session.scalar(select(c.epoch).where(c.account_id == account_id))
         return int(epoch or 0)
 
-    def session_stamp(self, account: t.Any) -> dict[str, t.Any]:
+    def session_stamp(self, account: t.Any, epoch: int | None = None) -> dict[str, t.Any]:
         """What a session records to recognise this account's credentials later.
 
         The credentials epoch, and when the account was created: a database
@@ -137,7 +137,7 @@ class Ownership(Accounts):
         session of the old account must not become the new one's.
         """
         return {
-            "epoch": self.credentials_epoch(account.id),
+            "epoch": self.credentials_epoch(account.id) if epoch is None else epoch,
             "created": _instant(getattr(account, "created_at", None)),
         }
 

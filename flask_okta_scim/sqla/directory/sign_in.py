@@ -25,6 +25,8 @@ class SignIn:
     account: t.Any
     next_path: str | None
     jit: bool
+    #: The account's credentials epoch, for the session to record.
+    epoch: int = 0
 
 
 class SignIns(Jit, Connections):
@@ -72,7 +74,10 @@ class SignIns(Jit, Connections):
             idp_initiated=answered is None,
             assertion_id=identity.assertion_id,
         )
-        return SignIn(account=account, next_path=next_path, jit=joined)
+        epoch = self._epochs.pop(account.id, None)
+        if epoch is None:
+            epoch = self.credentials_epoch(account.id)
+        return SignIn(account=account, next_path=next_path, jit=joined, epoch=epoch)
 
     def sso_account(
         self, organization: t.Any, email: str, display_name: str | None
@@ -82,13 +87,15 @@ class SignIns(Jit, Connections):
         A member of the organization is signed in as is; anybody else goes
         through JIT (rule 3), which raises :class:`JitRefused`. Does not commit.
         """
-        a, m = self.models.account, self.models.membership
+        a, m, c = self.models.account, self.models.membership, self.models.account_control
         found = self.session.execute(
-            select(a, m.role)
+            select(a, m.role, c.epoch)
             .outerjoin(m, (m.account_id == a.id) & (m.organization_id == organization.id))
+            .outerjoin(c, c.account_id == a.id)
             .where(func.lower(a.email) == func.lower(email))
         ).first()
         if found is not None and found[1] is not None:
+            self._epochs[found[0].id] = int(found[2] or 0)
             return found[0], False
         existing = found[0] if found is not None else None
         return self._admit(organization, normalize_email(email), display_name, existing), True
