@@ -9,6 +9,7 @@ from .core.errors import InvalidValue
 from .core.errors import JitRefused
 from .core.errors import NotAMember
 from .core.errors import NotFound
+from .core.errors import NotManaged
 from .web.session import current_sso_organization
 from .web.session import get_sso_organization
 from .web.session import may_act_in
@@ -23,6 +24,7 @@ __all__ = [
     "JitRefused",
     "NotAMember",
     "NotFound",
+    "NotManaged",
     "OktaSCIM",
     "current_sso_organization",
     "get_sso_organization",

@@ -41,6 +41,16 @@ class InvalidValue(DirectoryError):
     code = "invalid_value"
 
 
+class NotManaged(DirectoryError):
+    """The account's credentials belong to another manager (directory rule 9).
+
+    Raised when code acting for an organization, or for the person, changes a
+    password or sign-in email of an account it does not manage.
+    """
+
+    code = "not_managed"
+
+
 class NotReady(DirectoryError):
     """The organization is not set up for this yet (e.g. provisioning without a connected SSO)."""
 

@@ -16,7 +16,6 @@ concurrent requests serialise instead of orphaning or handing over an account.
 
 from __future__ import annotations
 
-import secrets
 import typing as t
 from datetime import datetime
 from datetime import timezone
@@ -29,7 +28,9 @@ from sqlalchemy import update
 
 from ... import signals
 from ...core.emails import email_domain
+from ...core.emails import normalize_email
 from ...core.errors import Conflict
+from ...core.errors import NotManaged
 from .accounts import Accounts
 
 #: Why an organization may not change an account's credentials (audit reasons).
@@ -104,8 +105,9 @@ class Ownership(Accounts):
         c = self.models.account_control
         row = self.session.get(c, account.id)
         if row is None:
-            # A random start, so that an epoch never matches a deleted account's.
-            row = c(account_id=account.id, epoch=secrets.randbelow(2**62) + 1)
+            # The epoch an account without a row has: creating the row ends no session.
+            # (A reused id is told apart by the account's creation time, see session_stamp.)
+            row = c(account_id=account.id, epoch=0)
             self.session.add(row)
             self.session.flush()
         return row
@@ -229,6 +231,76 @@ class Ownership(Accounts):
             organization_id=current,
             reason=reason,
         )
+
+    def change_password(
+        self,
+        account: t.Any,
+        password: str | None,
+        *,
+        organization: t.Any = None,
+        end_sessions: bool = True,
+    ) -> None:
+        """Your application's own password change or reset, under directory rule 9.
+
+        With ``organization``, on its behalf: allowed when it manages the
+        account. Without (the person, or your application for them): allowed
+        only when nobody manages the account; a managed account's password is
+        its organization's to set, through its Okta. Raises :class:`NotManaged`
+        otherwise, changing nothing. ``None`` removes the password. Ends the
+        account's other sessions unless ``end_sessions=False``. Does not check
+        the old password or any policy. Does not commit.
+        """
+        self.lock_account(account)
+        self._require_manager(account, organization)
+        if password is None:
+            account.password_hash = None
+            self._control(account).password_set_by_organization_id = None
+        elif organization is not None:
+            self.set_password_for(organization, account, self.hash_password(password))
+        else:
+            account.password_hash = self.hash_password(password)
+            self._control(account).password_set_by_organization_id = None
+        self.audit(organization, "account.password", "person", None, email=account.email)
+        if end_sessions:
+            self.end_sessions(account, reason="password_changed")
+
+    def change_email(self, account: t.Any, email: str, *, organization: t.Any = None) -> None:
+        """Your application's own change of an account's sign-in email, under directory rule 9.
+
+        The same rule as :meth:`change_password`; in addition an organization
+        moves emails only into a domain it verified (as SCIM updates do), and
+        the person or your application never into a domain an organization
+        verified. Raises :class:`NotManaged` or
+        :class:`Conflict` (the address is taken). Does not verify that the
+        person owns the address: your application does, before calling this.
+        Does not commit.
+        """
+        email = normalize_email(email)
+        self.lock_account(account)
+        self._require_manager(account, organization)
+        owner = self.verified_domain_owner(email_domain(email))
+        if organization is not None and owner != organization.id:
+            raise NotManaged("An organization moves sign-in emails only into a domain it verified.")
+        if organization is None and owner is not None:
+            raise NotManaged(f"{email_domain(email)} belongs to an organization: ask its admin.")
+        other = self.find_account(email)
+        if other is not None and other.id != account.id:
+            raise Conflict("Another account already signs in with this email.")
+        previous = self.managing_organization_id(account)
+        account.email = email
+        self._flush("Another account took this email at the same moment; retry.")
+        self.audit(organization, "account.email", "person", None, email=email)
+        self.stopped_managing(account, previous, reason="email_changed")
+
+    def _require_manager(self, account: t.Any, organization: t.Any) -> None:
+        manager = self.managing_organization_id(account)
+        if organization is not None and manager != organization.id:
+            raise NotManaged("This organization does not manage the account.")
+        if organization is None and manager is not None:
+            raise NotManaged(
+                "The account is managed by an organization's identity provider: its "
+                "password and sign-in email are changed there."
+            )
 
     def accounts_in_domain(self, domain: str) -> list[t.Any]:
         """Every account whose email is in ``domain`` (a scan: for rare, bulk decisions)."""
