@@ -10,6 +10,7 @@ turns that skip into a failure.
 from __future__ import annotations
 
 import os
+import threading
 import typing as t
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from flask import Flask
 from sqlalchemy import create_engine
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
 
 from sample_app import create_app
 from sample_app.models import db
@@ -94,9 +96,9 @@ def _empty_tables() -> None:
     db.session.commit()
 
 
-@pytest.fixture
-def app(database_url: str, backend: str) -> Iterator[Flask]:
-    """The sample app on an empty database."""
+@contextmanager
+def sample_app_on(database_url: str, backend: str, **config: t.Any) -> Iterator[Flask]:
+    """The sample app on an empty database, with the suite's settings and ``config``."""
     app = create_app(
         {
             "TESTING": True,
@@ -106,6 +108,7 @@ def app(database_url: str, backend: str) -> Iterator[Flask]:
             "WTF_CSRF_ENABLED": False,
             # Suites send hundreds of SCIM requests a minute; the limit has its own tests.
             "OKTA_SCIM_RATE_LIMIT": "100000/minute",
+            **config,
         }
     )
     with app.app_context():
@@ -113,10 +116,41 @@ def app(database_url: str, backend: str) -> Iterator[Flask]:
             db.create_all()
         else:
             _empty_tables()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(database_url: str, backend: str) -> Iterator[Flask]:
+    """The sample app on an empty database."""
+    with sample_app_on(database_url, backend) as app:
+        yield app
+
+
+#: Seconds a live server may take to stop.
+LIVE_TIMEOUT = 30
+
+
+@pytest.fixture
+def live(app: Flask) -> Iterator[str]:
+    """The app served by a threaded WSGI server on a free port of 127.0.0.1; its base URL.
+
+    For tests whose requests must really overlap (one database connection each).
+    """
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=LIVE_TIMEOUT)
+        assert not thread.is_alive(), "the live server did not stop"
 
 
 @pytest.fixture

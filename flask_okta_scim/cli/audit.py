@@ -9,7 +9,7 @@ from datetime import timezone
 import click
 from flask.cli import with_appcontext
 
-from ..scim.resources import timestamp
+from ._common import audit_entry
 from ._common import reports_errors
 from ._common import unit_of_work
 
@@ -34,14 +34,7 @@ def audit(org_ref: str, since: str | None, kind: str | None, as_json: bool, limi
         organization = directory.get_organization(org_ref)
         rows = directory.audit_log(organization, limit=limit, since=start, kind=kind)
     for row in reversed(rows):
-        entry = {
-            "at": timestamp(row.created_at),
-            "actor": row.actor,
-            "action": row.action,
-            "target": f"{row.target_type}:{row.target_id}" if row.target_type else None,
-            "outcome": row.outcome,
-            "detail": row.detail,
-        }
+        entry = audit_entry(row)
         if as_json:
             click.echo(json.dumps(entry, sort_keys=True))
         else:

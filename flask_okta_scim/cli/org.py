@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from ..scim.resources import timestamp
+from ._common import audit_entry
 from ._common import emit
 from ._common import explain
 from ._common import public_id
@@ -111,19 +111,7 @@ def audit(org_ref: str, limit: int) -> None:
     """Print ORG's newest audit log entries as JSON."""
     with unit_of_work() as directory:
         organization = directory.get_organization(org_ref)
-        emit(
-            [
-                {
-                    "at": timestamp(row.created_at),
-                    "actor": row.actor,
-                    "action": row.action,
-                    "target": f"{row.target_type}:{row.target_id}" if row.target_type else None,
-                    "outcome": row.outcome,
-                    "detail": row.detail,
-                }
-                for row in directory.audit_log(organization, limit=limit)
-            ]
-        )
+        emit([audit_entry(row) for row in directory.audit_log(organization, limit=limit)])
 
 
 @org.command("require-sso")

@@ -12,11 +12,8 @@ from flask import Flask
 from werkzeug.security import generate_password_hash
 
 import flask_okta_scim.sqla.mixins
-from sample_app import create_app
-from sample_app.models import db
 from sample_app.models import okta
-from tests.conftest import BASE_URL
-from tests.conftest import _empty_tables
+from tests.conftest import sample_app_on
 from tests.dns_server import LoopbackDNS
 from tests.dns_server import dns_server  # noqa: F401  (registers the fixture)
 from tests.ownership.support import DNS_TIMEOUT
@@ -25,28 +22,14 @@ from tests.ownership.support import DNS_TIMEOUT
 @pytest.fixture
 def app(database_url: str, backend: str, dns_server: LoopbackDNS) -> Iterator[Flask]:  # noqa: F811
     """The sample app on an empty database, its domain checks asking ``dns_server``."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test secret",
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "OKTA_SCIM_BASE_URL": BASE_URL,
-            "WTF_CSRF_ENABLED": False,
-            "OKTA_SCIM_RATE_LIMIT": "100000/minute",
-            "OKTA_SCIM_DNS_NAMESERVERS": "127.0.0.1",
-            "OKTA_SCIM_DNS_PORT": dns_server.port,
-            "OKTA_SCIM_DNS_TIMEOUT": DNS_TIMEOUT,
-        }
-    )
-    with app.app_context():
-        if backend == "sqlite":
-            db.create_all()
-        else:
-            _empty_tables()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with sample_app_on(
+        database_url,
+        backend,
+        OKTA_SCIM_DNS_NAMESERVERS="127.0.0.1",
+        OKTA_SCIM_DNS_PORT=dns_server.port,
+        OKTA_SCIM_DNS_TIMEOUT=DNS_TIMEOUT,
+    ) as app:
+        yield app
 
 
 def quick_hash(password: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import typing as t
 from collections.abc import Callable
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -21,7 +20,6 @@ from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from sample_app.models import okta
 from tests.conftest import patch_body
@@ -43,21 +41,6 @@ pytestmark = pytest.mark.postgresql_only
 ROUNDS = 5
 #: Seconds any request, and the barrier, may take.
 TIMEOUT = 30
-
-
-@pytest.fixture
-def live(app: Flask) -> Iterator[str]:
-    """The app in a threaded WSGI server on a free port of 127.0.0.1; its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="ownership-live", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=TIMEOUT)
-        assert not thread.is_alive(), "the live server did not stop"
 
 
 @pytest.fixture

@@ -17,14 +17,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from flask import Flask
 from sqlalchemy import func
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from sample_app.models import okta
 from tests.conftest import OKTA_HEADERS
@@ -84,21 +82,6 @@ def _answer(status: int, headers: t.Any, raw: bytes) -> Answer:
         raw = gzip.decompress(raw)
     text = raw.decode("utf-8")
     return Answer(status, dict(headers.items()), json.loads(text) if text else None)
-
-
-@pytest.fixture
-def live(app: Flask) -> Iterator[str]:
-    """The app served by a threaded WSGI server on a free port of 127.0.0.1; its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="scim-live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=TIMEOUT)
-        assert not thread.is_alive(), "the live server did not stop"
 
 
 @pytest.fixture
