@@ -64,81 +64,24 @@ class Jit(Teams):
 
         ``proven``: the person proved they own ``existing`` (see :meth:`link_account`).
         """
-        key = email.lower()
-        ident = self.models.identity
-        deactivated = self.session.scalar(
-            select(ident.id)
-            .where(
-                ident.organization_id == organization.id,
-                ident.active.is_(False),
-                or_(ident.email_key == key, ident.user_name_key == key),
+        try:
+            teams = self._approving_teams(organization, email)
+            account, created = self._account_to_admit(
+                organization, email, display_name, existing, proven=proven
             )
-            .limit(1)
-        )
-        if deactivated is not None:
+        except JitRefused as refused:
+            # Kept only if the caller commits after catching (the ACS rolls back and
+            # records a failed sign-in instead).
             self.audit(
                 organization,
                 "user.jit",
-                "identity",
-                deactivated,
-                outcome="refused",
-                reason=JitRefused.DEACTIVATED,
-            )
-            raise JitRefused(
-                f"{email} was deprovisioned from this organization by its identity provider.",
-                JitRefused.DEACTIVATED,
-            )
-        domain = email_domain(email)
-        owner = self.verified_domain_owner(domain)
-        if owner is not None and owner != organization.id:
-            raise JitRefused(
-                f"The domain {domain} is verified by another organization.",
-                JitRefused.DOMAIN_VERIFIED_ELSEWHERE,
-            )
-        team_model, d = self.models.team, self.models.team_domain
-        teams = list(
-            self.session.scalars(
-                select(team_model)
-                .join(d, d.team_id == team_model.id)
-                .where(team_model.organization_id == organization.id, d.domain == domain)
-                .order_by(team_model.id)
-            )
-        )
-        if not teams:
-            self.audit(
-                organization,
-                "user.jit",
-                "account",
+                "person",
                 None,
                 outcome="refused",
-                reason=JitRefused.DOMAIN_NOT_APPROVED,
-                domain=domain,
+                reason=refused.reason,
+                domain=email_domain(email),
             )
-            raise JitRefused(
-                f"No team of this organization pre-approves the domain {domain}.",
-                JitRefused.DOMAIN_NOT_APPROVED,
-            )
-        if existing is not None:
-            account, created = existing, False
-            self.lock_account(account)
-            if not proven and not self.manages(organization, account):
-                # The IdP's word alone never admits an account another organization (or
-                # nobody) manages: the person links it themselves, or the domain is verified.
-                raise JitRefused(
-                    "The person's account is not managed by this organization.",
-                    JitRefused.NOT_MANAGED,
-                )
-        else:
-            account, created = self.ensure_account(email, display_name)
-            self.lock_account(account)
-            if created:
-                self.record_creator(account, organization)
-            elif not proven and not self.manages(organization, account):
-                # Another request created the account since we looked: not ours to admit.
-                raise JitRefused(
-                    "The person's account is not managed by this organization.",
-                    JitRefused.NOT_MANAGED,
-                )
+            raise
         self.add_member(organization, account, via="jit")
         tm = self.models.team_member
         for team in teams:
@@ -168,3 +111,78 @@ class Jit(Teams):
             created_account=created,
         )
         return account
+
+    def _approving_teams(self, organization: t.Any, email: str) -> list[t.Any]:
+        """The teams that admit ``email``; :class:`JitRefused` when it may not join at all.
+
+        Refused: a person SCIM deactivated in the organization, an address of a
+        domain another organization verified, a domain no team pre-approves.
+        Does not look at the account.
+        """
+        key = email.lower()
+        ident = self.models.identity
+        deactivated = self.session.scalar(
+            select(ident.id)
+            .where(
+                ident.organization_id == organization.id,
+                ident.active.is_(False),
+                or_(ident.email_key == key, ident.user_name_key == key),
+            )
+            .limit(1)
+        )
+        if deactivated is not None:
+            raise JitRefused(
+                f"{email} was deprovisioned from this organization by its identity provider.",
+                JitRefused.DEACTIVATED,
+            )
+        domain = email_domain(email)
+        owner = self.verified_domain_owner(domain)
+        if owner is not None and owner != organization.id:
+            raise JitRefused(
+                f"The domain {domain} is verified by another organization.",
+                JitRefused.DOMAIN_VERIFIED_ELSEWHERE,
+            )
+        team_model, d = self.models.team, self.models.team_domain
+        teams = list(
+            self.session.scalars(
+                select(team_model)
+                .join(d, d.team_id == team_model.id)
+                .where(team_model.organization_id == organization.id, d.domain == domain)
+                .order_by(team_model.id)
+            )
+        )
+        if not teams:
+            raise JitRefused(
+                f"No team of this organization pre-approves the domain {domain}.",
+                JitRefused.DOMAIN_NOT_APPROVED,
+            )
+        return teams
+
+    def _account_to_admit(
+        self,
+        organization: t.Any,
+        email: str,
+        display_name: str | None,
+        existing: t.Any,
+        *,
+        proven: bool,
+    ) -> tuple[t.Any, bool]:
+        """The account JIT admits, under its lock: a new one, or one the organization manages.
+
+        The IdP's word alone never admits an account another organization (or
+        nobody) manages, even one a concurrent request created since it was
+        looked up: :class:`JitRefused` (``NOT_MANAGED``), unless ``proven``.
+        """
+        if existing is None:
+            account, created = self.ensure_account(email, display_name)
+        else:
+            account, created = existing, False
+        self.lock_account(account)
+        if created:
+            self.record_creator(account, organization)
+        elif not proven and not self.manages(organization, account):
+            raise JitRefused(
+                "The person's account is not managed by this organization.",
+                JitRefused.NOT_MANAGED,
+            )
+        return account, created
