@@ -67,7 +67,7 @@ class ScimStore(t.Protocol):
     def find_users(
         self, condition: Node | None, start: int, count: int, *, with_groups: bool
     ) -> Page: ...
-    def load_user(self, scim_id: str) -> Versioned | None: ...
+    def load_user(self, scim_id: str, *, for_update: bool = False) -> Versioned | None: ...
     def user_resource(self, record: t.Any, *, with_groups: bool) -> dict[str, t.Any]: ...
     def editable_user(self, record: t.Any) -> dict[str, t.Any]: ...
     def create_user(self, data: UserInput) -> Versioned: ...
@@ -77,7 +77,7 @@ class ScimStore(t.Protocol):
     def find_groups(
         self, condition: Node | None, start: int, count: int, *, members: bool
     ) -> Page: ...
-    def load_group(self, scim_id: str) -> Versioned | None: ...
+    def load_group(self, scim_id: str, *, for_update: bool = False) -> Versioned | None: ...
     def group_resource(self, record: t.Any, *, members: bool) -> dict[str, t.Any]: ...
     def create_group(self, data: GroupInput) -> Versioned: ...
     def replace_group(self, record: t.Any, data: GroupInput) -> None: ...
@@ -118,13 +118,13 @@ class ScimService:
 
     def replace_user(self, scim_id: str, body: t.Any, if_match: str | None) -> dict[str, t.Any]:
         """``PUT /Users/{id}``: every mutable attribute as sent; read-only ones ignored."""
-        record = self._user(scim_id, if_match)
+        record = self._user(scim_id, if_match, write=True)
         self.store.update_user(record, parse_user(body))
         return self.store.user_resource(record, with_groups=False)
 
     def patch_user(self, scim_id: str, body: t.Any, if_match: str | None) -> dict[str, t.Any]:
         """``PATCH /Users/{id}``: the operations applied to the stored user, saved like a PUT."""
-        record = self._user(scim_id, if_match)
+        record = self._user(scim_id, if_match, write=True)
         operations = parse_patch(body, USER)
         patched = apply_patch(self.store.editable_user(record), operations, USER)
         self.store.update_user(record, parse_user(patched))
@@ -132,7 +132,7 @@ class ScimService:
 
     def delete_user(self, scim_id: str, if_match: str | None) -> None:
         """``DELETE /Users/{id}`` (Entra): deactivate, and answer 404 from now on."""
-        self.store.delete_user(self._user(scim_id, if_match))
+        self.store.delete_user(self._user(scim_id, if_match, write=True))
 
     # -- groups -----------------------------------------------------------------
 
@@ -160,7 +160,7 @@ class ScimService:
 
     def replace_group(self, scim_id: str, body: t.Any, if_match: str | None) -> dict[str, t.Any]:
         """``PUT /Groups/{id}``: rename, and set the members to exactly the list sent."""
-        record = self._group(scim_id, if_match)
+        record = self._group(scim_id, if_match, write=True)
         self.store.replace_group(record, parse_group(body))
         return self.store.group_resource(record, members=True)
 
@@ -170,28 +170,38 @@ class ScimService:
         Returns nothing: the cost of a one-member change must not grow with the
         group (RFC 7644 §3.5.2 allows 204 No Content).
         """
-        record = self._group(scim_id, if_match)
+        record = self._group(scim_id, if_match, write=True)
         self.store.change_group(record, group_changes(parse_patch(body, GROUP)))
 
     def delete_group(self, scim_id: str, if_match: str | None) -> None:
         """``DELETE /Groups/{id}``: the team goes (``team_deleted``)."""
-        self.store.delete_group(self._group(scim_id, if_match))
+        self.store.delete_group(self._group(scim_id, if_match, write=True))
 
     # -- finding a resource -----------------------------------------------------
 
-    def _user(self, scim_id: str, if_match: str | None = None) -> Versioned:
-        record = self.store.load_user(scim_id) if plausible_id(scim_id) else None
-        if record is None:
-            raise NotFound(f"No user {scim_id!r}.")
-        preconditions(etag(record.version), if_match=if_match)
-        return record
+    def _user(self, scim_id: str, if_match: str | None = None, *, write: bool = False) -> Versioned:
+        """The user, locked for a write, its version checked against ``If-Match`` after the lock.
 
-    def _group(self, scim_id: str, if_match: str | None = None) -> Versioned:
-        record = self.store.load_group(scim_id) if plausible_id(scim_id) else None
-        if record is None:
+        Checking after the lock makes the check part of the write: of two
+        changes sent with the same ``If-Match``, the second sees the first's
+        version and gets 412; of two changes of different attributes, the
+        second starts from the first's result, so neither is lost.
+        """
+        found = self.store.load_user(scim_id, for_update=write) if plausible_id(scim_id) else None
+        if found is None:
+            raise NotFound(f"No user {scim_id!r}.")
+        preconditions(etag(found.version), if_match=if_match)
+        return found
+
+    def _group(
+        self, scim_id: str, if_match: str | None = None, *, write: bool = False
+    ) -> Versioned:
+        """The group, locked for a write, its version checked after the lock (see :meth:`_user`)."""
+        found = self.store.load_group(scim_id, for_update=write) if plausible_id(scim_id) else None
+        if found is None:
             raise NotFound(f"No group {scim_id!r}.")
-        preconditions(etag(record.version), if_match=if_match)
-        return record
+        preconditions(etag(found.version), if_match=if_match)
+        return found
 
 
 def plausible_id(scim_id: str) -> bool:

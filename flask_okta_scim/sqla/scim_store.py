@@ -99,9 +99,12 @@ class SQLAlchemyScimStore:
             ],
         )
 
-    def load_user(self, scim_id: str) -> t.Any:
-        """The organization's identity ``scim_id``; ``None`` if absent or deleted."""
-        identity = self.directory.get_identity(self.organization, scim_id)
+    def load_user(self, scim_id: str, *, for_update: bool = False) -> t.Any:
+        """The organization's identity ``scim_id``; ``None`` if absent or deleted.
+
+        ``for_update`` locks the row for the rest of the request (writes).
+        """
+        identity = self.directory.get_identity(self.organization, scim_id, for_update=for_update)
         return None if identity is None or identity.deleted_at is not None else identity
 
     def user_resource(self, record: t.Any, *, with_groups: bool) -> dict[str, t.Any]:
@@ -218,13 +221,21 @@ class SQLAlchemyScimStore:
             [self.group_resource(GroupRecord(g, tm), members=members) for g, tm in rows],
         )
 
-    def load_group(self, scim_id: str) -> GroupRecord | None:
+    def load_group(self, scim_id: str, *, for_update: bool = False) -> GroupRecord | None:
+        """The organization's group ``scim_id`` with its team; ``None`` if absent.
+
+        ``for_update`` locks the group's row (first, before anything of the
+        team) for the rest of the request, and reads it afresh.
+        """
         group, team = self.models.group, self.models.team
-        row = self.session.execute(
+        stmt = (
             select(group, team)
             .join(team, team.id == group.team_id)
             .where(group.id == scim_id, group.organization_id == self.organization.id)
-        ).first()
+        )
+        if for_update:
+            stmt = stmt.with_for_update(of=group).execution_options(populate_existing=True)
+        row = self.session.execute(stmt).first()
         return None if row is None else GroupRecord(row[0], row[1])
 
     def group_resource(self, record: GroupRecord, *, members: bool) -> dict[str, t.Any]:

@@ -33,15 +33,19 @@ UNSET: t.Any = _Unset()
 class Identities(Groups):
     """What SCIM provisioning changes, free of any wire format."""
 
-    def get_identity(self, organization: t.Any, scim_id: str) -> t.Any:
+    def get_identity(self, organization: t.Any, scim_id: str, *, for_update: bool = False) -> t.Any:
         """Return ``organization``'s identity with SCIM id ``scim_id``, or ``None``.
 
-        Never returns another organization's identity.
+        Never returns another organization's identity. With ``for_update`` the
+        row is locked until the unit of work ends and read afresh once the lock
+        is held, so that a change decided on it (and its version check) cannot
+        be overtaken by a concurrent one.
         """
         ident = self.models.identity
-        return self.session.scalars(
-            select(ident).where(ident.id == scim_id, ident.organization_id == organization.id)
-        ).first()
+        stmt = select(ident).where(ident.id == scim_id, ident.organization_id == organization.id)
+        if for_update:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return self.session.scalars(stmt).first()
 
     def find_identity(self, organization: t.Any, user_name: str) -> t.Any:
         """Return ``organization``'s identity whose userName is ``user_name`` (case-insensitive)."""
