@@ -32,7 +32,10 @@ from .filters import Node
 from .filters import Or
 from .filters import matches
 from .filters import parse_filter
+from .resources import MAX_EXTERNAL_ID
+from .resources import MAX_GROUP_NAME
 from .resources import READ_ONLY
+from .resources import check_length
 from .resources import member_values
 
 MAX_OPERATIONS = 1000
@@ -329,10 +332,12 @@ def _group_op(
     if lower == "displayname":
         if op == "remove" or not isinstance(value, str) or not value.strip():
             raise InvalidValue("displayName must be a non-empty string.")
+        check_length(value.strip(), "displayName", MAX_GROUP_NAME)
         changes.display_name = value.strip()
     elif lower == "externalid":
         if op != "remove" and value is not None and not isinstance(value, str):
             raise InvalidValue("externalId must be a string.")
+        check_length(value, "externalId", MAX_EXTERNAL_ID)
         changes.external_id = None if op == "remove" else (value or None)
         changes.external_id_set = True
     elif lower == "members":

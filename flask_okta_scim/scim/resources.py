@@ -89,6 +89,10 @@ class GroupInput:
 
 #: The longest email address kept (RFC 5321 allows 64 + 1 + 255).
 MAX_EMAIL_LENGTH = 320
+#: The longest externalId kept.
+MAX_EXTERNAL_ID = 512
+#: The longest group (team) name kept.
+MAX_GROUP_NAME = 200
 
 #: The deepest JSON nesting a request body may have.
 MAX_JSON_DEPTH = 32
@@ -124,7 +128,8 @@ def check_text(value: str) -> None:
         raise InvalidValue("Strings must be valid Unicode (no unpaired surrogates).") from None
 
 
-def _limit(value: t.Any, name: str, size: int) -> None:
+def check_length(value: t.Any, name: str, size: int) -> None:
+    """:class:`InvalidValue` for a string longer than ``size`` (what its column holds)."""
     if isinstance(value, str) and len(value) > size:
         raise InvalidValue(f"{name} must be at most {size} characters.")
 
@@ -187,8 +192,8 @@ def parse_user(body: t.Any) -> UserInput:
     display_name = attributes.get("displayName")
     if display_name is not None and not isinstance(display_name, str):
         raise InvalidValue("displayName must be a string.")
-    _limit(display_name, "displayName", 512)
-    _limit(external_id, "externalId", 512)
+    check_length(display_name, "displayName", 512)
+    check_length(external_id, "externalId", MAX_EXTERNAL_ID)
     _check_multi_valued(attributes)
     if ENTERPRISE_USER in attributes and not isinstance(attributes[ENTERPRISE_USER], dict):
         raise InvalidValue("The enterprise extension must be an object.")
@@ -222,7 +227,7 @@ def _check_multi_valued(attributes: Mapping[str, t.Any]) -> None:
     for item in attributes.get("emails", []):
         if not isinstance(item.get("value"), str):
             raise InvalidValue("Every email needs a string value.")
-        _limit(item["value"], "An email value", MAX_EMAIL_LENGTH)
+        check_length(item["value"], "An email value", MAX_EMAIL_LENGTH)
     if not isinstance(attributes.get("name", {}), dict):
         raise InvalidValue("name must be an object.")
 
@@ -312,8 +317,8 @@ def parse_group(body: t.Any) -> GroupInput:
     external_id = data.get("externalId")
     if external_id is not None and not isinstance(external_id, str):
         raise InvalidValue("externalId must be a string.")
-    _limit(external_id, "externalId", 512)
-    _limit(name.strip(), "displayName", 200)
+    check_length(external_id, "externalId", MAX_EXTERNAL_ID)
+    check_length(name.strip(), "displayName", MAX_GROUP_NAME)
     members = data.get("members")
     return GroupInput(
         display_name=name.strip(),

@@ -804,6 +804,10 @@ def test_group_read_only_attributes_are_ignored(name):
         ({"op": "replace", "path": "displayName", "value": 5}, InvalidValue),
         ({"op": "remove", "path": "displayName"}, InvalidValue),
         ({"op": "replace", "path": "externalId", "value": 5}, InvalidValue),
+        # longer than their columns: a 500 on PostgreSQL before
+        ({"op": "replace", "path": "externalId", "value": "x" * 513}, InvalidValue),
+        ({"op": "replace", "value": {"externalId": "x" * 513}}, InvalidValue),
+        ({"op": "replace", "path": "displayName", "value": "x" * 201}, InvalidValue),
         ({"op": "add", "path": "members", "value": [{"display": "no value"}]}, InvalidValue),
         ({"op": "add", "path": "members", "value": [{"value": ""}]}, InvalidValue),
         ({"op": "add", "path": "members", "value": [U1]}, InvalidValue),
