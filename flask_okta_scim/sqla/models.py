@@ -11,8 +11,10 @@ Table names start with ``okta_scim_`` unless another ``table_prefix`` is given.
 
 from __future__ import annotations
 
+import functools
 import typing as t
 from dataclasses import dataclass
+from dataclasses import fields
 from datetime import datetime
 
 from sqlalchemy import JSON
@@ -78,6 +80,16 @@ class Models:
     audit: t.Any
     domain: t.Any
     account_control: t.Any
+
+    @functools.cached_property
+    def own_tables(self) -> frozenset[str]:
+        """The names of the extension's own tables (not the host's)."""
+        host = {self.account, self.organization, self.team}
+        return frozenset(
+            model.__table__.name
+            for model in (getattr(self, f.name) for f in fields(self))
+            if model not in host
+        )
 
 
 _defined: dict[tuple[t.Any, ...], Models] = {}

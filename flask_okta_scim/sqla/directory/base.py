@@ -11,7 +11,9 @@ from datetime import datetime
 from blinker import NamedSignal
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ...core.errors import Conflict
@@ -25,18 +27,50 @@ _D = t.TypeVar("_D", bound="DirectoryBase")
 CONCURRENT_CHANGE = "The change conflicted with a concurrent one and was not made; retry."
 
 
+#: SQLSTATEs that mean "another transaction got there first; the same request may succeed
+#: if sent again": unique violation, serialization failure, deadlock.
+_RETRYABLE_STATES = {"23505", "40001", "40P01"}
+
+
 @contextmanager
-def database_refusals(conflict: str = CONCURRENT_CHANGE) -> Iterator[None]:
+def database_refusals(
+    conflict: str = CONCURRENT_CHANGE, own_tables: frozenset[str] = frozenset()
+) -> Iterator[None]:
     """Turn the database's refusals into directory errors; the one place that does.
 
-    A unique key taken by a concurrent request (:class:`IntegrityError`) is a
+    What a concurrent request caused (a unique key it took first, a
+    serialization failure, a deadlock, a row of ``own_tables`` pointing at
+    something a concurrent request deleted) is a
     :class:`~flask_okta_scim.core.errors.Conflict` with the ``conflict``
-    message. Does not roll back: the caller's unit of work does.
+    message: the client retries. Any other refusal (a foreign key of one of
+    the host's tables that forbids deleting an account, a check constraint)
+    is not the client's to fix and propagates as it is, to be logged and
+    answered as a server error. Does not roll back: the caller's unit of work
+    does.
     """
     try:
         yield
-    except IntegrityError:
+    except (IntegrityError, OperationalError) as e:
+        if not _caused_by_a_concurrent_change(e, own_tables):
+            raise
         raise Conflict(conflict) from None
+
+
+def _caused_by_a_concurrent_change(error: DBAPIError, own_tables: frozenset[str]) -> bool:
+    """Whether the database refused because of another transaction.
+
+    PostgreSQL says so with a SQLSTATE (and, for a foreign key, the table
+    whose row points nowhere); SQLite only in the message, and with its
+    single writer a foreign key never fails there because of a concurrent
+    delete.
+    """
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    if state is not None:
+        if str(state) == "23503":  # foreign key: ours pointing at a row just deleted?
+            diag = getattr(error.orig, "diag", None)
+            return getattr(diag, "table_name", None) in own_tables
+        return str(state) in _RETRYABLE_STATES
+    return "UNIQUE constraint failed" in str(error.orig)
 
 
 class DirectoryBase:
@@ -70,7 +104,7 @@ class DirectoryBase:
         whole session, so start it with nothing else pending.
         """
         try:
-            with database_refusals():
+            with database_refusals(own_tables=self.models.own_tables):
                 yield self
                 self.session.commit()
         except BaseException:
@@ -79,7 +113,7 @@ class DirectoryBase:
 
     def _flush(self, conflict: str = CONCURRENT_CHANGE) -> None:
         """Flush now, so that a concurrent duplicate is a :class:`Conflict` here, not later."""
-        with database_refusals(conflict):
+        with database_refusals(conflict, self.models.own_tables):
             self.session.flush()
 
     def _send(self, signal: NamedSignal, **kwargs: t.Any) -> None:
