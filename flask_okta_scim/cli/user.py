@@ -61,5 +61,4 @@ def end_sessions(email: str) -> None:
         if account is None:
             raise click.ClickException(f"There is no account for {email}.")
         directory.end_sessions(account, reason="operator")
-        directory.audit(None, "account.sessions_ended", "account", account.id, reason="operator")
     explain(f"Every session of {email} ends at its next request.")

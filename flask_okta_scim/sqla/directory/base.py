@@ -92,8 +92,6 @@ class DirectoryBase:
         self.actor = actor
         self.hash_password = hash_password
         self.default_role = default_role
-        #: Credentials epochs already read in this unit of work, by account id.
-        self._epochs: dict[t.Any, int] = {}
 
     @contextmanager
     def atomic(self: _D) -> Iterator[_D]:

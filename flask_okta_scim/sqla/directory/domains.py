@@ -113,7 +113,8 @@ class Domains(Ownership):
             return DomainCheck(claim.domain, True)
         claim.checked_at = utcnow()
         if not by_operator:
-            assert resolver is not None, "a DNS check needs a resolver"
+            if resolver is None:
+                raise ValueError("A DNS check needs a resolver (or by_operator=True).")
             try:
                 resolver.check(self.domain_record(claim))
             except DomainCheckFailed as e:

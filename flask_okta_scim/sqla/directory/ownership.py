@@ -182,18 +182,19 @@ class Ownership(Accounts):
             select(c.password_set_by_organization_id).where(c.account_id == account.id)
         )
 
-    def end_sessions(self, account: t.Any, *, reason: str, organization: t.Any = None) -> None:
+    def end_sessions(self, account: t.Any, *, reason: str) -> None:
         """End every session of ``account`` at its next request ("sign out everywhere").
 
-        Raises the credentials epoch in SQL (concurrent calls each count).
-        Audited in ``organization``'s log when given. Does not commit.
+        Raises the credentials epoch in SQL (concurrent calls each count) and
+        records it, with ``reason``, in the operator's log (an organization's
+        log could tell whether the person has an account elsewhere). Does not
+        commit.
         """
         c = self.models.account_control
         row = self._control(account)
         self.session.execute(update(c).where(c.account_id == account.id).values(epoch=c.epoch + 1))
         self.session.expire(row, ["epoch"])
-        if organization is not None:
-            self.audit(organization, "account.sessions_ended", "account", account.id, reason=reason)
+        self.audit(None, "account.sessions_ended", "account", account.id, reason=reason)
 
     def stopped_managing(self, account: t.Any, previous: t.Any, *, reason: str) -> None:
         """``previous`` (an organization id) no longer manages ``account``: clear what it set.

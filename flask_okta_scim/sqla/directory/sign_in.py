@@ -65,7 +65,9 @@ class SignIns(Jit, Connections):
             next_path = outstanding[answered]
         else:
             next_path = safe_next_path(relay_state)
-        account, joined = self.sso_account(organization, identity.email, identity.display_name)
+        account, joined, epoch = self._signing_in(
+            organization, identity.email, identity.display_name
+        )
         self.record_sign_in(
             organization,
             connection,
@@ -74,9 +76,6 @@ class SignIns(Jit, Connections):
             idp_initiated=answered is None,
             assertion_id=identity.assertion_id,
         )
-        epoch = self._epochs.pop(account.id, None)
-        if epoch is None:
-            epoch = self.credentials_epoch(account.id)
         return SignIn(account=account, next_path=next_path, jit=joined, epoch=epoch)
 
     def sso_account(
@@ -87,6 +86,13 @@ class SignIns(Jit, Connections):
         A member of the organization is signed in as is; anybody else goes
         through JIT (rule 3), which raises :class:`JitRefused`. Does not commit.
         """
+        account, joined, _ = self._signing_in(organization, email, display_name)
+        return account, joined
+
+    def _signing_in(
+        self, organization: t.Any, email: str, display_name: str | None
+    ) -> tuple[t.Any, bool, int]:
+        """:meth:`sso_account`, and the account's credentials epoch read with the member."""
         a, m, c = self.models.account, self.models.membership, self.models.account_control
         found = self.session.execute(
             select(a, m.role, c.epoch)
@@ -95,10 +101,10 @@ class SignIns(Jit, Connections):
             .where(func.lower(a.email) == func.lower(email))
         ).first()
         if found is not None and found[1] is not None:
-            self._epochs[found[0].id] = int(found[2] or 0)
-            return found[0], False
+            return found[0], False, int(found[2] or 0)
         existing = found[0] if found is not None else None
-        return self._admit(organization, normalize_email(email), display_name, existing), True
+        account = self._admit(organization, normalize_email(email), display_name, existing)
+        return account, True, self.credentials_epoch(account.id)
 
     def record_sign_in(
         self,
