@@ -79,6 +79,12 @@ team_created = _signals.signal("team-created")
 team_updated = _signals.signal("team-updated")
 """A team was renamed. Keywords: ``organization``, ``team``, ``previous_name``."""
 
+team_linked = _signals.signal("team-linked")
+"""Okta linked a pushed group to an existing team (*Link Group*): Okta manages it from now on.
+
+Keywords: ``organization``, ``team``, ``group_id`` (the SCIM id Okta knows it by).
+"""
+
 team_members_changed = _signals.signal("team-members-changed")
 """A team's membership changed (rule 10).
 
@@ -125,6 +131,7 @@ __all__ = [
     "sso_login",
     "team_created",
     "team_deleted",
+    "team_linked",
     "team_members_changed",
     "team_updated",
     "user_deleted",

@@ -53,7 +53,7 @@ def show(org_ref: str) -> None:
                     {
                         "id": public_id(team.id),
                         "name": team.name,
-                        "managed_by_okta": directory.group_of(team) is not None,
+                        "managed_by_okta": directory.managed_by_okta(team),
                         "domains": directory.team_domains(team),
                         "members": [a.email for a in directory.team_members(team)],
                     }

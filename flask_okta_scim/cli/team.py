@@ -43,7 +43,7 @@ def list_(org_ref: str) -> None:
                 {
                     "id": public_id(t.id),
                     "name": t.name,
-                    "managed_by_okta": directory.group_of(t) is not None,
+                    "managed_by_okta": directory.managed_by_okta(t),
                     "domains": directory.team_domains(t),
                     "members": [a.email for a in directory.team_members(t)],
                 }

@@ -35,6 +35,16 @@ class Conflict(DirectoryError):
     code = "conflict"
 
 
+class ConcurrentUpdate(Conflict):
+    """A concurrent transaction made this one fail (deadlock, serialization failure).
+
+    The same request may well succeed if run again: the SCIM layer retries it a
+    few times before answering 409.
+    """
+
+    code = "concurrent_update"
+
+
 class InvalidValue(DirectoryError):
     """A value is malformed: not an email address, an empty team name, ..."""
 

@@ -98,6 +98,13 @@ class Uniqueness(ScimError):
     default_detail = "A resource with this unique attribute already exists."
 
 
+class ConcurrentChange(ScimError):
+    """A concurrent request kept this one from running, even when run again; send it again."""
+
+    status = 409
+    default_detail = "The change conflicted with concurrent ones and was not made; retry."
+
+
 class PreconditionFailed(ScimError):
     status = 412
     default_detail = "The resource has changed: its version does not match If-Match."
@@ -131,6 +138,7 @@ class NotImplementedByServer(ScimError):
 #: How a refusal that the directory also knows is answered; the first matching class wins.
 #: Anything else the directory refuses is a 400 ``invalidValue``.
 DIRECTORY_ANSWERS: dict[type[directory.DirectoryError], type[ScimError]] = {
+    directory.ConcurrentUpdate: ConcurrentChange,
     directory.Conflict: Uniqueness,
     directory.NotFound: NotFound,
     directory.NotReady: Forbidden,

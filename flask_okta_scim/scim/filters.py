@@ -57,7 +57,20 @@ class Not:
     expr: Node
 
 
-Node = Compare | And | Or | Not
+@dataclass(frozen=True)
+class ValuePath:
+    """``filter`` holds for one element of the multi-valued ``attribute`` (``emails``).
+
+    ``emails[type eq "work"].value eq "x"`` is ``ValuePath("emails", type eq
+    "work" and value eq "x")``: both about the same address. A plain
+    ``emails.value eq "x"`` is a ``ValuePath`` too: some address is ``x``.
+    """
+
+    attribute: str
+    filter: Node
+
+
+Node = Compare | And | Or | Not | ValuePath
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,8 @@ class Attribute:
     name: str
     type: str = "string"  # "string", "boolean", "dateTime", "reference"
     case_exact: bool = False
+    #: For a sub-attribute of a multi-valued attribute (``emails.type``): ``"emails"``.
+    parent: str | None = None
 
 
 AttributeMap = Mapping[str, Attribute]
@@ -175,12 +190,20 @@ class _Converter:
     def __init__(self, attributes: AttributeMap, values: deque[Value]) -> None:
         self.attributes = attributes
         self.values = values
+        #: Inside a value filter of a multi-valued attribute: no ValuePath of its own.
+        self.within = False
 
     def node(self, tree: t.Any, namespace: str | None = None) -> Node:
         if isinstance(tree, ast.Filter):
             if tree.namespace is not None:
+                if self.within:
+                    raise InvalidFilter("Nested value filters are not supported.")
                 inner_namespace = self.path(tree.namespace)
-                result = self.node(tree.expr, inner_namespace)
+                parent = self.multi_valued(inner_namespace)
+                if parent is None:
+                    result = self.node(tree.expr, inner_namespace)
+                else:
+                    result = ValuePath(parent, self.inside(tree.expr, inner_namespace))
             else:
                 result = self.node(tree.expr, namespace)
             return Not(result) if tree.negated else result
@@ -204,6 +227,26 @@ class _Converter:
             return self.compare(tree, namespace)
         raise InvalidFilter("The filter has a form this server does not support.")
 
+    def multi_valued(self, name: str) -> str | None:
+        """The canonical name of ``name`` if it is a multi-valued attribute we filter into."""
+        if self.within:
+            return None
+        for sub in ("value", "type", "primary"):
+            attribute = self.attributes.get(f"{name}.{sub}".lower())
+            if attribute is not None and attribute.parent is not None:
+                return attribute.parent
+        return None
+
+    def inside(self, tree: t.Any, namespace: str) -> Node:
+        """Convert the filter inside ``emails[...]``: its names are sub-attributes."""
+        if self.within:
+            raise InvalidFilter("Nested value filters are not supported.")
+        self.within = True
+        try:
+            return self.node(tree, namespace)
+        finally:
+            self.within = False
+
     def path(self, attr_path: t.Any) -> str:
         name = attr_path.attr_name
         if not isinstance(name, str):
@@ -214,21 +257,19 @@ class _Converter:
             name = f"{name}.{attr_path.sub_attr.value}"
         return name
 
-    def compare(self, expr: t.Any, namespace: str | None) -> Compare:
+    def compare(self, expr: t.Any, namespace: str | None) -> Node:
         op = str(expr.value).lower()
         attr_path = expr.attr_path
+        selector: Node | None = None
         if isinstance(attr_path.attr_name, ast.Filter):
-            # emails[type eq "work"].value eq "x": only the primary work email is known.
+            # emails[type eq "work"].value eq "x": the selector and the comparison are
+            # about one and the same address.
             value_filter = attr_path.attr_name
-            outer = self.path(value_filter.namespace)
-            selector = _Converter(AnyAttribute(), self.values).node(
-                value_filter.expr, outer.split(".")[0]
-            )
-            if not _selects_primary_email(selector):
-                raise InvalidFilter(
-                    'Only the [type eq "work"] and [primary eq true] selectors are supported.'
-                )
-            name = outer
+            name = self.path(value_filter.namespace)
+            parent = self.multi_valued(name.split(".")[0])
+            if parent is None:
+                raise InvalidFilter(f"{name!r} cannot be filtered with a value filter.")
+            selector = self.inside(value_filter.expr, parent)
         else:
             name = self.path(attr_path)
             if namespace is not None:
@@ -236,6 +277,12 @@ class _Converter:
         attribute = self.attributes.get(name.lower())
         if attribute is None:
             raise InvalidFilter(f"Filtering on {name!r} is not supported.")
+        result = self.comparison(attribute, op)
+        if attribute.parent is None or self.within:
+            return result
+        return ValuePath(attribute.parent, result if selector is None else And(selector, result))
+
+    def comparison(self, attribute: Attribute, op: str) -> Compare:
         if op not in OPERATORS:
             raise InvalidFilter(f"Unknown operator {op!r}.")
         if op == "pr":
@@ -280,16 +327,6 @@ def _chain(tree: t.Any) -> tuple[list[t.Any], list[str]]:
     return operands, ops
 
 
-def _selects_primary_email(selector: Node) -> bool:
-    if not isinstance(selector, Compare) or selector.op != "eq":
-        return False
-    value = selector.value.lower() if isinstance(selector.value, str) else selector.value
-    return (selector.attribute.lower(), value) in {
-        ("emails.type", "work"),
-        ("emails.primary", True),
-    }
-
-
 def matches(node: Node, item: Mapping[str, t.Any]) -> bool:
     """Whether one element of a multi-valued attribute (``{"value": ...}``) matches ``node``.
 
@@ -304,6 +341,8 @@ def matches(node: Node, item: Mapping[str, t.Any]) -> bool:
         return matches(node.left, item) or matches(node.right, item)
     if isinstance(node, Not):
         return not matches(node.expr, item)
+    if isinstance(node, ValuePath):  # never made for AnyAttribute, the map PATCH paths use
+        return matches(node.filter, item)
     key = node.attribute.rpartition(".")[2].lower()
     actual = next((v for k, v in item.items() if k.lower() == key), None)
     if node.op == "pr":

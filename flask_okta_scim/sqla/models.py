@@ -26,12 +26,30 @@ from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import event
 from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
 from sqlalchemy import text
+from sqlalchemy import true
+from sqlalchemy import update
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
+from ..core.ids import new_scim_id
+from ..core.text import fold
 from .mixins import utcnow
+
+
+def utcnow_ms() -> datetime:
+    """The current UTC time to the millisecond: the precision ``meta`` timestamps are sent at.
+
+    A ``meta.lastModified eq`` of the returned value then matches, and ``gt``
+    excludes it.
+    """
+    now = utcnow()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
 
 #: An auto-incrementing 64-bit key that SQLite also numbers by itself.
 _BigKey = BigInteger().with_variant(Integer, "sqlite")
@@ -50,7 +68,9 @@ class Models:
     - ``team_member``: an account's membership of a team.
     - ``team_domain``: a team's pre-approved email domains (for JIT).
     - ``identity``: a provisioned SCIM user of one organization.
-    - ``group``: the SCIM group that manages a team (teams pushed by Okta).
+    - ``identity_email``: each address of an identity's SCIM ``emails``, for filters.
+    - ``group``: the SCIM group of a team: every team has one (rule 10);
+      ``managed`` once Okta created or linked it.
     - ``group_member``: a SCIM group's members as the identity provider sees
       them, deactivated people included.
     - ``connection``: an organization's Okta SAML connection.
@@ -71,6 +91,7 @@ class Models:
     team_member: t.Any
     team_domain: t.Any
     identity: t.Any
+    identity_email: t.Any
     group: t.Any
     group_member: t.Any
     connection: t.Any
@@ -164,11 +185,14 @@ def define_models(
         user_name_key: Mapped[str] = mapped_column(String(512))
         email: Mapped[str | None] = mapped_column(String(320))
         email_key: Mapped[str | None] = mapped_column(String(320))
-        # The primary address of the SCIM "emails" attribute, lower-cased, for filters.
+        # The primary address of the SCIM "emails" attribute, lower-cased. Kept for
+        # hosts that read it; filters use the identity_email table.
         primary_email_key: Mapped[str | None] = mapped_column(String(320))
         external_id: Mapped[str | None] = mapped_column(String(512))
         display_name: Mapped[str | None] = mapped_column(String(512))
         attributes: Mapped[dict[str, t.Any]] = mapped_column(JSON, default=dict)
+        # The case-insensitive attributes, folded (core.text.fold), for filters.
+        folded: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
         active: Mapped[bool] = mapped_column(Boolean, default=True)
         account_id = mapped_column(
             ForeignKey(account_fk, ondelete="SET NULL"), nullable=True, index=True
@@ -177,21 +201,40 @@ def define_models(
         # Set by a SCIM DELETE: the resource is gone for clients (404), the row
         # remains so that a new create with the same userName revives the same id.
         deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow_ms)
         updated_at: Mapped[datetime] = mapped_column(
-            DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True
+            DateTime(timezone=True), default=utcnow_ms, onupdate=utcnow_ms, index=True
         )
 
+    class OktaScimIdentityEmail(base):  # type: ignore[misc]
+        # Every address of an identity's SCIM "emails", for filters such as Entra's
+        # emails[type eq "work"].value eq "...". Rewritten whole when the emails change.
+        __tablename__ = f"{p}identity_email"
+        identity_id = mapped_column(
+            ForeignKey(f"{p}identity.id", ondelete="CASCADE"), primary_key=True
+        )
+        position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+        value: Mapped[str] = mapped_column(String(320))
+        value_key: Mapped[str] = mapped_column(String(1000), index=True)
+        type_key: Mapped[str | None] = mapped_column(String(200))
+        primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
     class OktaScimGroup(base):  # type: ignore[misc]
+        # Every team is a SCIM group (rule 10): the row is made with the team (see
+        # _keep_groups_with_teams). ``managed`` once Okta created or linked it.
         __tablename__ = f"{p}group"
+        __table_args__ = (Index(f"ix_{p}group_org_name", "organization_id", "name_key"),)
         id: Mapped[str] = mapped_column(String(36), primary_key=True)
         organization_id = mapped_column(ForeignKey(organization_fk, ondelete="CASCADE"), index=True)
         team_id = mapped_column(ForeignKey(team_fk, ondelete="CASCADE"), unique=True)
+        # The team's name, folded (core.text.fold), for displayName filters.
+        name_key: Mapped[str | None] = mapped_column(String(1000))
+        managed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
         external_id: Mapped[str | None] = mapped_column(String(512))
         version: Mapped[int] = mapped_column(Integer, default=1)
-        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow_ms)
         updated_at: Mapped[datetime] = mapped_column(
-            DateTime(timezone=True), default=utcnow, onupdate=utcnow
+            DateTime(timezone=True), default=utcnow_ms, onupdate=utcnow_ms
         )
 
     class OktaScimGroupMember(base):  # type: ignore[misc]
@@ -326,6 +369,7 @@ def define_models(
         team_member=OktaScimTeamMember,
         team_domain=OktaScimTeamDomain,
         identity=OktaScimIdentity,
+        identity_email=OktaScimIdentityEmail,
         group=OktaScimGroup,
         group_member=OktaScimGroupMember,
         connection=OktaScimConnection,
@@ -336,5 +380,40 @@ def define_models(
         domain=OktaScimDomain,
         account_control=OktaScimAccountControl,
     )
+    _keep_groups_with_teams(models)
     _defined[key] = models
     return models
+
+
+def _keep_groups_with_teams(models: Models) -> None:
+    """Give every team its SCIM group row, and keep the row's folded name current.
+
+    Mapper events on the host's team model, so that teams made by the host's
+    own code (through the ORM) are groups too. A team inserted or renamed with
+    plain SQL bypasses them: ``flask okta-scim scim reindex`` repairs that.
+    """
+    group = models.group.__table__
+
+    @event.listens_for(models.team, "after_insert")
+    def _team_inserted(mapper: t.Any, connection: t.Any, team: t.Any) -> None:
+        connection.execute(
+            insert(group).values(
+                id=new_scim_id(),
+                organization_id=team.organization_id,
+                team_id=team.id,
+                name_key=fold(team.name),
+                managed=False,
+                version=1,
+                created_at=utcnow_ms(),
+                updated_at=utcnow_ms(),
+            )
+        )
+
+    @event.listens_for(models.team, "after_update")
+    def _team_updated(mapper: t.Any, connection: t.Any, team: t.Any) -> None:
+        key = fold(team.name)
+        current = connection.execute(
+            select(group.c.name_key).where(group.c.team_id == team.id)
+        ).first()
+        if current is not None and current[0] != key:
+            connection.execute(update(group).where(group.c.team_id == team.id).values(name_key=key))

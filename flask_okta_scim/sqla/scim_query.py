@@ -2,11 +2,16 @@
 
 What an attribute *is* (its type, whether it is case-exact) is a SCIM fact and
 lives in :mod:`flask_okta_scim.scim.attributes`; this module only says where
-each canonical attribute is stored: a column, a JSON path, or (for a group's
-members) a subquery. No SQL text is ever built from the filter, and nothing is
-filtered in Python after loading. ``userName eq`` compares the indexed
-lower-cased ``user_name_key`` column, so the lookup Okta makes before every
-create stays one index probe.
+each canonical attribute is stored: a column, a JSON path, a row of another
+table (a user's ``emails``), or (for a group's members) a subquery. No SQL text
+is ever built from the filter, and nothing is filtered in Python after loading.
+
+Case-insensitive attributes are compared through keys folded in Python
+(:func:`~flask_okta_scim.core.text.fold`), never SQL ``lower()``, which is
+ASCII-only on SQLite and locale-bound on PostgreSQL. ``userName eq`` compares
+the indexed ``user_name_key`` column, so the lookup Okta makes before every
+create stays one index probe; ``displayName eq`` of groups (Okta's lookup before
+a push) the indexed ``name_key``.
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ from sqlalchemy import and_
 from sqlalchemy import exists
 from sqlalchemy import false
 from sqlalchemy import func
+from sqlalchemy import literal
 from sqlalchemy import not_
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from ..core.text import fold
 from ..scim.attributes import GROUP_FILTERS
 from ..scim.attributes import USER_FILTERS
 from ..scim.constants import ENTERPRISE_USER
@@ -41,14 +48,27 @@ from ..scim.filters import Compare
 from ..scim.filters import Node
 from ..scim.filters import Not
 from ..scim.filters import Or
+from ..scim.filters import ValuePath
 from .models import Models
 
 
 @dataclass(frozen=True)
 class Lowered:
-    """A column that already holds the lower-cased value (compared as is, index intact)."""
+    """A column or JSON path that holds the folded value (compared as is, index intact)."""
 
     column: t.Any
+
+
+@dataclass(frozen=True)
+class Elements:
+    """A multi-valued attribute kept as rows of ``table``, one per element.
+
+    ``link`` ties a row to the resource being filtered; the sub-attributes
+    (``emails.type``) are stored in ``table``'s columns.
+    """
+
+    table: t.Any
+    link: Callable[[], ColumnElement[bool]]
 
 
 @dataclass(frozen=True)
@@ -67,6 +87,10 @@ def _json_text(models: Models, *path: str) -> t.Any:
     return models.identity.attributes[path].as_string()
 
 
+def _folded(models: Models, name: str) -> Lowered:
+    return Lowered(models.identity.folded[name].as_string())
+
+
 @functools.cache
 def user_storage(models: Models) -> dict[str, Storage]:
     """Where each filterable User attribute is stored, by canonical name.
@@ -74,29 +98,35 @@ def user_storage(models: Models) -> dict[str, Storage]:
     Built once per set of models (the expressions are immutable and reused by
     every query); do not change the returned dict.
     """
-    ident = models.identity
+    ident, email = models.identity, models.identity_email
     e = ENTERPRISE_USER
+    folded = (
+        "displayName",
+        "nickName",
+        "title",
+        "userType",
+        "locale",
+        "preferredLanguage",
+        "name.givenName",
+        "name.familyName",
+        "name.formatted",
+        *(
+            f"{e}:{name}"
+            for name in ("employeeNumber", "costCenter", "organization", "division", "department")
+        ),
+    )
     return {
         "id": ident.id,
         "userName": Lowered(ident.user_name_key),
         "externalId": ident.external_id,
-        "displayName": ident.display_name,
-        "emails.value": Lowered(ident.primary_email_key),
+        **{name: _folded(models, name) for name in folded},
+        "emails": Elements(email, lambda: email.identity_id == ident.id),
+        "emails.value": Lowered(email.value_key),
+        "emails.type": Lowered(email.type_key),
+        "emails.primary": email.primary,
         "active": ident.active,
         "meta.created": ident.created_at,
         "meta.lastModified": ident.updated_at,
-        "nickName": _json_text(models, "nickName"),
-        "title": _json_text(models, "title"),
-        "userType": _json_text(models, "userType"),
-        "locale": _json_text(models, "locale"),
-        "preferredLanguage": _json_text(models, "preferredLanguage"),
-        "name.givenName": _json_text(models, "name", "givenName"),
-        "name.familyName": _json_text(models, "name", "familyName"),
-        "name.formatted": _json_text(models, "name", "formatted"),
-        **{
-            f"{e}:{name}": _json_text(models, e, name)
-            for name in ("employeeNumber", "costCenter", "organization", "division", "department")
-        },
         f"{e}:manager.value": _json_text(models, e, "manager", "value"),
     }
 
@@ -107,24 +137,38 @@ def group_storage(models: Models) -> dict[str, Storage]:
 
     Built once per set of models; do not change the returned dict.
     """
-    group, team = models.group, models.team
+    group = models.group
 
     def members(node: Compare) -> ColumnElement[bool]:
+        """Okta's member list for a managed group; the team's provisioned people otherwise."""
         if node.op not in ("eq", "pr"):
             raise InvalidFilter("members may only be filtered with eq or pr.")
-        gm, ident = models.group_member, models.identity
-        member = (
+        gm, ident, tm = models.group_member, models.identity, models.team_member
+        listed = (
             select(gm.group_id)
             .join(ident, ident.id == gm.identity_id)
             .where(gm.group_id == group.id, ident.deleted_at.is_(None))
         )
+        in_team = (
+            select(tm.team_id)
+            .join(ident, ident.account_id == tm.account_id)
+            .where(
+                tm.team_id == group.team_id,
+                ident.organization_id == group.organization_id,
+                ident.deleted_at.is_(None),
+            )
+        )
         if node.op == "eq":
-            member = member.where(ident.id == node.value)
-        return exists(member)
+            listed = listed.where(ident.id == node.value)
+            in_team = in_team.where(ident.id == node.value)
+        return or_(
+            and_(group.managed.is_(True), exists(listed)),
+            and_(group.managed.is_(False), exists(in_team)),
+        )
 
     return {
         "id": group.id,
-        "displayName": team.name,
+        "displayName": Lowered(group.name_key),
         "externalId": group.external_id,
         "members.value": Condition(members),
         "meta.created": group.created_at,
@@ -155,6 +199,15 @@ class _Translator:
         if isinstance(node, Not):
             # SQL's NOT of NULL is NULL; a filter on a missing value is false, so "not" is true.
             return not_(func.coalesce(self.build(node.expr), false()))
+        if isinstance(node, ValuePath):
+            elements = self.storage.get(node.attribute)
+            if not isinstance(elements, Elements):
+                raise InvalidFilter(f"Filtering on {node.attribute!r} is not supported.")
+            return exists(
+                select(literal(1))
+                .select_from(elements.table)
+                .where(elements.link(), self.build(node.filter))
+            )
         attribute: Attribute | None = self.attributes.get(node.attribute.lower())
         stored = self.storage.get(node.attribute)
         if attribute is None or stored is None:
@@ -165,8 +218,8 @@ class _Translator:
             return stored.build(node)
         elif attribute.case_exact or attribute.type != "string":
             column, lowered = stored, False
-        else:
-            column, lowered = func.lower(stored), True
+        else:  # a case-insensitive string needs a folded key (see the module's docstring)
+            raise InvalidFilter(f"Filtering on {node.attribute!r} is not supported.")
         return _compare(column, attribute.type, lowered, node)
 
 
@@ -186,7 +239,7 @@ def _compare(column: t.Any, kind: str, lowered: bool, node: Compare) -> ColumnEl
         if op in ("co", "sw", "ew"):
             raise InvalidFilter(f"{node.attribute} cannot be compared with {op}.")
     elif lowered and isinstance(value, str):
-        operand = value.lower()
+        operand = fold(value)
     value = operand
     if op == "eq":
         return t.cast(ColumnElement[bool], column == value)

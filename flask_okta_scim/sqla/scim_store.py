@@ -20,6 +20,8 @@ from sqlalchemy import select
 
 from ..core.errors import Conflict
 from ..core.errors import InvalidValue
+from ..core.errors import NotReady
+from ..core.text import fold
 from ..scim.filters import Node
 from ..scim.patch import GroupChanges
 from ..scim.resources import GroupInput
@@ -168,18 +170,34 @@ class SQLAlchemyScimStore:
         )
 
     def _groups_of(self, identity_ids: list[str]) -> dict[str, list[dict[str, str]]]:
-        """The groups each identity is a member of: the read-only ``groups`` attribute."""
+        """The groups each identity is a member of: the read-only ``groups`` attribute.
+
+        Okta's member lists for the groups it manages; the other teams through
+        the person's account (the same view as :meth:`_members`).
+        """
         found: dict[str, list[dict[str, str]]] = defaultdict(list)
         if not identity_ids:
             return found
         gm, group, team = self.models.group_member, self.models.group, self.models.team
-        rows = self.session.execute(
+        tm, ident = self.models.team_member, self.models.identity
+        listed = (
             select(gm.identity_id, group.id, team.name)
             .join(group, group.id == gm.group_id)
             .join(team, team.id == group.team_id)
-            .where(gm.identity_id.in_(identity_ids))
-            .order_by(team.name)
+            .where(gm.identity_id.in_(identity_ids), group.managed.is_(True))
         )
+        in_team = (
+            select(ident.id, group.id, team.name)
+            .join(tm, tm.account_id == ident.account_id)
+            .join(team, team.id == tm.team_id)
+            .join(group, group.team_id == team.id)
+            .where(
+                ident.id.in_(identity_ids),
+                team.organization_id == self.organization.id,
+                group.managed.is_(False),
+            )
+        )
+        rows = self.session.execute(listed.union_all(in_team).order_by(team.name))
         for identity_id, group_id, name in rows:
             found[identity_id].append(
                 {
@@ -194,7 +212,7 @@ class SQLAlchemyScimStore:
     # -- groups -----------------------------------------------------------------
 
     def find_groups(self, condition: Node | None, start: int, count: int, *, members: bool) -> Page:
-        """The organization's Okta-managed teams, in creation order."""
+        """The organization's teams (every team is a SCIM group), in creation order."""
         group, team = self.models.group, self.models.team
         where = [group.organization_id == self.organization.id]
         if condition is not None:
@@ -244,7 +262,7 @@ class SQLAlchemyScimStore:
             scim_id=group.id,
             display_name=team.name,
             external_id=group.external_id,
-            members=self._members(group) if members else None,
+            members=self._members(record) if members else None,
             created=group.created_at,
             modified=group.updated_at,
             version=group.version,
@@ -267,7 +285,8 @@ class SQLAlchemyScimStore:
 
     def replace_group(self, record: GroupRecord, data: GroupInput) -> None:
         group, team = record.group, record.team
-        if data.display_name.lower() != team.name.lower():
+        self.directory.link_group(group, team)
+        if fold(data.display_name) != fold(team.name):
             self._refuse_duplicate_name(data.display_name)
         self.directory.rename_team(team, data.display_name)
         self.directory.set_group_external_id(group, data.external_id)
@@ -276,9 +295,11 @@ class SQLAlchemyScimStore:
         )
 
     def change_group(self, record: GroupRecord, changes: GroupChanges) -> None:
+        """Apply a PATCH; a team Okta did not manage yet is linked first (*Link Group*)."""
         group, team = record.group, record.team
+        self.directory.link_group(group, team)
         if changes.display_name is not None and changes.display_name != team.name:
-            if changes.display_name.lower() != team.name.lower():
+            if fold(changes.display_name) != fold(team.name):
                 self._refuse_duplicate_name(changes.display_name)
             self.directory.rename_team(team, changes.display_name)
         if changes.external_id_set:
@@ -293,40 +314,58 @@ class SQLAlchemyScimStore:
                 self.directory.replace_group_members(group, team, self._identities_for(ids))
 
     def delete_group(self, record: GroupRecord) -> None:
-        """The team goes with its resources (``team_deleted``)."""
+        """The team goes with its resources (``team_deleted``).
+
+        Only a team Okta manages (created or linked): a team the host made and
+        Okta never linked is refused (:class:`NotReady`, a 403), whatever
+        the token says.
+        """
+        if not record.group.managed:
+            raise NotReady(
+                f"The team {record.team.name!r} is not managed by the identity provider: "
+                "link it to a pushed group before deleting it through SCIM."
+            )
         self.directory.delete_team(record.team)
 
     def _refuse_duplicate_name(self, name: str) -> None:
-        """:class:`Conflict` if another Okta group of the organization has this name.
+        """:class:`Conflict` if another team of the organization has this name.
 
-        Compared case-insensitively. The organization row is locked first
-        (``FOR UPDATE``), so that two concurrent creates of one name cannot
-        both pass the check.
+        Compared through folded keys (``"Équipe"`` is ``"ÉQUIPE"``). Every team
+        counts, Okta's or not: Okta links an existing team instead of pushing a
+        duplicate. The organization row is locked first (``FOR UPDATE``), so
+        that two concurrent creates of one name cannot both pass the check.
         """
         org = self.models.organization
         self.session.execute(select(org.id).where(org.id == self.organization.id).with_for_update())
-        group, team = self.models.group, self.models.team
+        group = self.models.group
         taken = self.session.scalar(
             select(group.id)
-            .join(team, team.id == group.team_id)
             .where(
                 group.organization_id == self.organization.id,
-                func.lower(team.name) == name.lower(),
+                group.name_key == fold(name),
             )
             .limit(1)
         )
         if taken is not None:
             raise Conflict(f"A group named {name!r} already exists ({taken}).")
 
-    def _members(self, group: t.Any) -> list[dict[str, str]]:
-        """The group's members as the identity provider sees them (deactivated ones too)."""
-        gm, ident = self.models.group_member, self.models.identity
-        ids = self.session.scalars(
-            select(ident.id)
-            .join(gm, gm.identity_id == ident.id)
-            .where(gm.group_id == group.id, ident.deleted_at.is_(None))
-            .order_by(ident.created_at, ident.id)
-        )
+    def _members(self, record: GroupRecord) -> list[dict[str, str]]:
+        """The group's members: Okta's list (deactivated people too) once Okta manages it.
+
+        Before that, the team's members who were provisioned in the organization
+        (people who only signed in with SSO have no SCIM id).
+        """
+        group = record.group
+        if not group.managed:
+            ids: t.Iterable[str] = self.directory.team_identity_ids(record.team)
+        else:
+            gm, ident = self.models.group_member, self.models.identity
+            ids = self.session.scalars(
+                select(ident.id)
+                .join(gm, gm.identity_id == ident.id)
+                .where(gm.group_id == group.id, ident.deleted_at.is_(None))
+                .order_by(ident.created_at, ident.id)
+            )
         return [{"value": i, "$ref": f"{self.base_url}/Users/{i}", "type": "User"} for i in ids]
 
     def _identities_for(self, scim_ids: list[str], *, strict: bool = True) -> list[t.Any]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import random
+import time
 import typing as t
 
 from flask import Blueprint
@@ -38,6 +40,10 @@ from .scim_guard import bearer_token
 logger = logging.getLogger("flask_okta_scim.scim")
 
 bp = Blueprint("okta_scim", __name__)
+
+#: How many times one request runs when a deadlock or serialization failure undoes it
+#: (rolled back whole, signals included); after the last, the answer is a SCIM 409.
+RUNS = 4
 
 ALL = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -163,6 +169,11 @@ def _created(resource: dict[str, t.Any]) -> Response:
 class ScimView(MethodView):
     """One SCIM endpoint: authenticate once, then run the verb as one unit of work.
 
+    A unit of work undone by a deadlock or serialization failure (another
+    request held what it needed) runs again, up to :data:`RUNS` times in all;
+    receivers of the directory's signals then see the change again, and must
+    keep work outside the database for after the commit.
+
     Subclasses define ``get``, ``post``, ``put``, ``patch`` or ``delete``, each
     taking the organization's :class:`ScimService` first. ``HEAD`` is answered
     as ``GET`` (Werkzeug drops the body); any other verb is a SCIM 405 before
@@ -179,8 +190,20 @@ class ScimView(MethodView):
         if handler is None:
             raise errors.MethodNotAllowed(self.allowed or None)
         service, directory = _authenticate()
-        with directory.atomic():
-            return t.cast(ResponseReturnValue, handler(service, **kwargs))
+        for attempt in range(1, RUNS + 1):
+            try:
+                with directory.atomic():
+                    return t.cast(ResponseReturnValue, handler(service, **kwargs))
+            except directory_errors.ConcurrentUpdate:
+                if attempt == RUNS:
+                    raise
+                logger.info(
+                    "SCIM %s %s ran into a concurrent one; running it again",
+                    request.method,
+                    request.path,
+                )
+                time.sleep(random.uniform(0, 0.02 * attempt))
+        raise AssertionError("unreachable")
 
 
 def _authenticate() -> tuple[ScimService, t.Any]:

@@ -45,8 +45,11 @@ def test_create_team_managed_by_okta_gets_a_scim_group(directory, acme):
         )
         plain = directory.create_team(acme, "Plain")
     group = directory.group_of(team)
-    assert len(group.id) == 36 and group.external_id == "00g1"
-    assert directory.group_of(plain) is None
+    assert len(group.id) == 36 and group.external_id == "00g1" and group.managed
+    assert directory.managed_by_okta(team) and not directory.managed_by_okta(plain)
+    plain_group = directory.group_of(plain)  # every team is a SCIM group (rule 10)
+    assert plain_group is not None and plain_group.id != group.id and not plain_group.managed
+    assert plain_group.name_key == "plain"
     assert [kw["managed_by_okta"] for _, kw in heard] == [True, False]
     assert emails(directory.team_members(team)) == ["ann", "bob"]
 

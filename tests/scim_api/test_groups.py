@@ -39,7 +39,7 @@ def team(app: t.Any, name: str) -> tuple[list[str], bool]:
         directory = okta.directory()
         org = directory.get_organization("Acme")
         found = directory.get_team(org, name)
-        return [a.email for a in directory.team_members(found)], bool(directory.group_of(found))
+        return [a.email for a in directory.team_members(found)], directory.managed_by_okta(found)
 
 
 def test_a_pushed_group_is_a_team_managed_by_okta(app, scim):
@@ -164,7 +164,9 @@ def test_entra_removal_by_value_list_and_external_id(app, scim):
     assert team(app, "Ops")[0] == []
 
 
-def test_only_okta_managed_teams_are_groups(app, scim):
+def test_every_team_is_a_group(app, scim):
+    """Rule 10: teams the host made are groups too (Okta links them; tests/scim_api/test_link_group.py)."""
     with app.app_context(), okta.directory().atomic() as directory:
         directory.create_team(directory.get_organization("Acme"), "Hand made")
-    assert scim.get("/Groups").get_json(force=True)["totalResults"] == 0
+    listed = scim.get("/Groups").get_json(force=True)
+    assert [g["displayName"] for g in listed["Resources"]] == ["Hand made"]

@@ -15,7 +15,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
+from ...core.errors import ConcurrentUpdate
 from ...core.errors import Conflict
 from ...core.errors import InvalidValue
 from ...passwords import hash_password as default_hash_password
@@ -27,9 +29,11 @@ _D = t.TypeVar("_D", bound="DirectoryBase")
 CONCURRENT_CHANGE = "The change conflicted with a concurrent one and was not made; retry."
 
 
-#: SQLSTATEs that mean "another transaction got there first; the same request may succeed
-#: if sent again": unique violation, serialization failure, deadlock.
+#: SQLSTATEs that mean "another transaction got there first": unique violation,
+#: serialization failure, deadlock.
 _RETRYABLE_STATES = {"23505", "40001", "40P01"}
+#: Of those, the ones where the very same transaction may succeed if run again at once.
+_RERUN_STATES = {"40001", "40P01"}
 
 
 @contextmanager
@@ -47,13 +51,26 @@ def database_refusals(
     is not the client's to fix and propagates as it is, to be logged and
     answered as a server error. Does not roll back: the caller's unit of work
     does.
+
+    A deadlock or serialization failure (and a row a concurrent request
+    deleted under an ORM update) is a :class:`ConcurrentUpdate`, which the
+    SCIM layer runs again.
     """
     try:
         yield
+    except StaleDataError:
+        raise ConcurrentUpdate(conflict) from None
     except (IntegrityError, OperationalError) as e:
         if not _caused_by_a_concurrent_change(e, own_tables):
             raise
+        if _sqlstate(e) in _RERUN_STATES:
+            raise ConcurrentUpdate(conflict) from None
         raise Conflict(conflict) from None
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return None if state is None else str(state)
 
 
 def _caused_by_a_concurrent_change(error: DBAPIError, own_tables: frozenset[str]) -> bool:
@@ -64,12 +81,12 @@ def _caused_by_a_concurrent_change(error: DBAPIError, own_tables: frozenset[str]
     single writer a foreign key never fails there because of a concurrent
     delete.
     """
-    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    state = _sqlstate(error)
     if state is not None:
-        if str(state) == "23503":  # foreign key: ours pointing at a row just deleted?
+        if state == "23503":  # foreign key: ours pointing at a row just deleted?
             diag = getattr(error.orig, "diag", None)
             return getattr(diag, "table_name", None) in own_tables
-        return str(state) in _RETRYABLE_STATES
+        return state in _RETRYABLE_STATES
     return "UNIQUE constraint failed" in str(error.orig)
 
 

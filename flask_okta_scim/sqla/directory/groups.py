@@ -14,6 +14,7 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
 
+from ... import signals
 from .._sql import chunks
 from .._sql import delete_returning
 from .._sql import insert_ignore
@@ -36,6 +37,62 @@ class Groups(Teams):
         self.audit(group.organization_id, "group.external_id", "group", group.id)
         return True
 
+    def link_group(self, group: t.Any, team: t.Any) -> bool:
+        """Let Okta manage ``team`` from now on (Okta's *Link Group*); return whether it was new.
+
+        The group's member list starts as the team's provisioned people, the
+        view Okta was shown before linking; Okta's next push then sets it.
+        Audited as ``group.link`` and sent as ``team_linked``. Does not commit.
+        """
+        if group.managed:
+            return False
+        gm = self.models.group_member
+        group.managed = True
+        bump_version(group)
+        insert_ignore(
+            self.session,
+            gm,
+            [{"group_id": group.id, "identity_id": i} for i in self.team_identity_ids(team)],
+            gm.identity_id,
+        )
+        organization = self._organization_of(team)
+        self.audit(organization, "group.link", "team", team.id, group=group.id)
+        self._send(signals.team_linked, organization=organization, team=team, group_id=group.id)
+        return True
+
+    def team_identity_ids(self, team: t.Any) -> list[str]:
+        """The SCIM ids of ``team``'s members provisioned in its organization, by creation."""
+        tm, ident = self.models.team_member, self.models.identity
+        return list(
+            self.session.scalars(
+                select(ident.id)
+                .join(tm, tm.account_id == ident.account_id)
+                .where(
+                    tm.team_id == team.id,
+                    ident.organization_id == team.organization_id,
+                    ident.deleted_at.is_(None),
+                )
+                .order_by(ident.created_at, ident.id)
+            )
+        )
+
+    def lock_groups_of(self, organization: t.Any, scim_id: str) -> None:
+        """Lock the group rows ``scim_id`` is listed in, in id order (before the identity's).
+
+        The first step of every SCIM write of a user: a group write locks its
+        group, then people; a user write locks the groups, then the person.
+        """
+        gm, group = self.models.group_member, self.models.group
+        self.session.execute(
+            select(group.id)
+            .where(
+                group.organization_id == organization.id,
+                group.id.in_(select(gm.group_id).where(gm.identity_id == scim_id)),
+            )
+            .order_by(group.id)
+            .with_for_update()
+        ).all()
+
     def group_member_ids(self, group: t.Any) -> set[str]:
         """The SCIM ids of ``group``'s members."""
         gm = self.models.group_member
@@ -44,24 +101,27 @@ class Groups(Teams):
     def add_group_members(self, group: t.Any, team: t.Any, identities: list[t.Any]) -> None:
         """Add identities to ``group``; the active ones join ``team``. Does not commit."""
         gm = self.models.group_member
-        insert_ignore(
+        added = insert_ignore(
             self.session,
             gm,
             [{"group_id": group.id, "identity_id": i.id} for i in identities],
             gm.identity_id,
         )
+        self._bump_identities(added)
         self.add_team_members(team, _accounts(identities))
 
     def remove_group_members(self, group: t.Any, team: t.Any, identities: list[t.Any]) -> None:
         """Remove identities from ``group`` and their accounts from ``team``. Does not commit."""
         gm = self.models.group_member
+        removed: list[str] = []
         for batch in chunks([i.id for i in identities]):
-            delete_returning(
+            removed += delete_returning(
                 self.session,
                 gm,
                 [gm.group_id == group.id, gm.identity_id.in_(batch)],
                 gm.identity_id,
             )
+        self._bump_identities(removed)
         self.remove_team_members(team, _accounts(identities))
 
     def replace_group_members(self, group: t.Any, team: t.Any, identities: list[t.Any]) -> None:
@@ -83,6 +143,7 @@ class Groups(Teams):
             self.session.execute(
                 delete(gm).where(gm.group_id == group.id, gm.identity_id.in_(batch))
             )
+        self._bump_identities(wanted ^ current)
         self.replace_team_members(team, _accounts(identities))
 
     def _restore_group_teams(self, identity: t.Any) -> None:

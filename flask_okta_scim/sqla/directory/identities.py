@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from sqlalchemy import delete
+from sqlalchemy import insert
 from sqlalchemy import select
 
 from ... import signals
@@ -13,6 +14,9 @@ from ...core.emails import normalize_email
 from ...core.errors import Conflict
 from ...core.errors import InvalidValue
 from ...core.ids import new_scim_id
+from ...core.text import fold
+from ...scim.attributes import email_elements
+from ...scim.attributes import folded_keys
 from ..mixins import utcnow
 from .base import _short
 from .base import bump_version
@@ -39,11 +43,14 @@ class Identities(Groups):
         Never returns another organization's identity. With ``for_update`` the
         row is locked until the unit of work ends and read afresh once the lock
         is held, so that a change decided on it (and its version check) cannot
-        be overtaken by a concurrent one.
+        be overtaken by a concurrent one. The groups the identity is listed in
+        are locked before it (:meth:`lock_groups_of`: one lock order for
+        every writer).
         """
         ident = self.models.identity
         stmt = select(ident).where(ident.id == scim_id, ident.organization_id == organization.id)
         if for_update:
+            self.lock_groups_of(organization, scim_id)
             stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return self.session.scalars(stmt).first()
 
@@ -53,7 +60,7 @@ class Identities(Groups):
         return self.session.scalars(
             select(ident).where(
                 ident.organization_id == organization.id,
-                ident.user_name_key == user_name.lower(),
+                ident.user_name_key == fold(user_name),
             )
         ).first()
 
@@ -99,6 +106,8 @@ class Identities(Groups):
         email = normalize_email(email if email is not None else user_name)
         existing = self.find_identity(organization, user_name)
         if existing is not None:
+            existing = self.get_identity(organization, existing.id, for_update=True)
+        if existing is not None:
             if existing.active:
                 raise Conflict(
                     f"A user with userName {user_name!r} already exists in this organization."
@@ -107,6 +116,7 @@ class Identities(Groups):
             self._set_identity_fields(
                 existing, user_name, email, external_id, display_name, attributes, primary_email
             )
+            self._index_emails(existing)
             if active:
                 self.reactivate(existing, password=password)
             return existing, False
@@ -124,6 +134,7 @@ class Identities(Groups):
         # Insert now: a concurrent create of the same userName waits on the unique
         # index here and then gets a Conflict (409), not an error later on.
         self._flush_identity()
+        self._index_emails(identity)
         if not active:
             self.audit(organization, "user.provision", "identity", identity.id, active=False)
             return identity, True
@@ -179,10 +190,13 @@ class Identities(Groups):
             if user_name != identity.user_name:
                 other = self.find_identity(organization, user_name)
                 if other is not None and other.id != identity.id:
-                    raise Conflict(
-                        f"A user with userName {user_name!r} already exists in this organization."
-                    )
-                identity.user_name, identity.user_name_key = user_name, user_name.lower()
+                    if other.deleted_at is None:
+                        raise Conflict(
+                            f"A user with userName {user_name!r} already exists in this "
+                            "organization."
+                        )
+                    self._release_user_name(other)
+                identity.user_name, identity.user_name_key = user_name, fold(user_name)
                 changes.add("user_name")
         if email is not UNSET:
             email = normalize_email(email)
@@ -197,6 +211,10 @@ class Identities(Groups):
             if value is not UNSET and value != getattr(identity, field):
                 setattr(identity, field, value)
                 changes.add(field)
+        if changes & {"attributes", "display_name"}:
+            identity.folded = _folded(identity)
+        if "attributes" in changes:
+            self._index_emails(identity)
         if password is not UNSET:
             changes.add("password")
 
@@ -338,12 +356,34 @@ class Identities(Groups):
         attributes: dict[str, t.Any] | None,
         primary_email: str | None,
     ) -> None:
-        identity.user_name, identity.user_name_key = user_name, user_name.lower()
+        identity.user_name, identity.user_name_key = user_name, fold(user_name)
         identity.email, identity.email_key = email, email.lower()
         identity.external_id = external_id
         identity.display_name = display_name
         identity.attributes = dict(attributes or {})
+        identity.folded = _folded(identity)
         identity.primary_email_key = primary_email.lower() if primary_email else None
+
+    def _index_emails(self, identity: t.Any) -> None:
+        """Rewrite the identity's rows of ``identity_email`` from its SCIM ``emails``."""
+        e = self.models.identity_email
+        self.session.execute(delete(e).where(e.identity_id == identity.id))
+        rows = [
+            {"identity_id": identity.id, "position": n, **element}
+            for n, element in enumerate(email_elements(identity.attributes or {}))
+        ]
+        if rows:
+            self.session.execute(insert(e), rows)
+
+    def _release_user_name(self, deleted: t.Any) -> None:
+        """Free a deleted identity's userName for another one (RFC 7644 §3.6).
+
+        The deleted row keeps its userName for the record; its key becomes one
+        no userName can have (control characters are refused in userNames), so
+        a create with the old name no longer revives it.
+        """
+        deleted.user_name_key = f"{_RELEASED}{deleted.id}"
+        self._flush_identity()
 
     def _attach(
         self, organization: t.Any, identity: t.Any, password: str | None
@@ -495,9 +535,22 @@ class Identities(Groups):
         self._flush("A user with this userName or email was created at the same moment; retry.")
 
 
+#: Starts the key of a deleted identity's released userName.
+_RELEASED = "\x1freleased:"
+
+
 def _clean_user_name(value: t.Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidValue("userName must be a non-empty string.")
     if len(value) > 512:
         raise InvalidValue("userName must be at most 512 characters.")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidValue("userName must not contain control characters.")
     return value
+
+
+def _folded(identity: t.Any) -> dict[str, str]:
+    keys = folded_keys(identity.attributes or {})
+    if identity.display_name and "displayName" not in keys:
+        keys["displayName"] = fold(identity.display_name)
+    return keys

@@ -11,6 +11,7 @@ from ... import signals
 from ...core.emails import email_domain
 from ...core.emails import normalize_email
 from ...core.errors import JitRefused
+from ...core.text import fold
 from .._sql import insert_ignore
 from .teams import Teams
 
@@ -119,14 +120,14 @@ class Jit(Teams):
         domain another organization verified, a domain no team pre-approves.
         Does not look at the account.
         """
-        key = email.lower()
+        key = email.lower()  # the account email key; userName keys are folded
         ident = self.models.identity
         deactivated = self.session.scalar(
             select(ident.id)
             .where(
                 ident.organization_id == organization.id,
                 ident.active.is_(False),
-                or_(ident.email_key == key, ident.user_name_key == key),
+                or_(ident.email_key == key, ident.user_name_key == fold(email)),
             )
             .limit(1)
         )

@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import update
 
 from ... import signals
 from ...core.emails import normalize_domain
 from ...core.errors import Conflict
 from ...core.errors import NotFound
-from ...core.ids import new_scim_id
 from .._sql import chunks
 from .._sql import delete_returning
 from .._sql import insert_ignore
@@ -99,7 +99,8 @@ class Teams(Domains):
     ) -> t.Any:
         """Create a team of ``organization``, optionally with ``members`` (accounts or ids).
 
-        A team ``managed_by_okta`` gets a SCIM group id (``okta.models.group``).
+        Every team is a SCIM group (``okta.models.group``, rule 10); one
+        ``managed_by_okta`` is marked so from the start (Okta created it).
         Members must already belong to the organization (:class:`NotAMember`
         otherwise; nothing is created then). Does not commit.
         """
@@ -108,17 +109,11 @@ class Teams(Domains):
         self._require_members(organization, member_ids)
         team = self.models.team(name=name, organization_id=organization.id)
         self.session.add(team)
-        self.session.flush()
+        self.session.flush()  # the team's SCIM group row is made with it (models.py)
         if managed_by_okta:
-            self.session.add(
-                self.models.group(
-                    id=new_scim_id(),
-                    organization_id=organization.id,
-                    team_id=team.id,
-                    external_id=external_id,
-                    version=1,
-                )
-            )
+            group = self.group_of(team)
+            group.managed = True
+            group.external_id = external_id
         self.audit(
             organization,
             "team.create",
@@ -138,9 +133,17 @@ class Teams(Domains):
         return team
 
     def group_of(self, team: t.Any) -> t.Any:
-        """Return the SCIM group row that manages ``team``; ``None`` if Okta did not push it."""
+        """Return ``team``'s SCIM group row (``None`` only for a team made with plain SQL).
+
+        Its ``managed`` says whether Okta created or linked the team.
+        """
         g = self.models.group
         return self.session.scalars(select(g).where(g.team_id == team.id)).first()
+
+    def managed_by_okta(self, team: t.Any) -> bool:
+        """Whether Okta created ``team`` or linked a pushed group to it."""
+        group = self.group_of(team)
+        return group is not None and bool(group.managed)
 
     def rename_team(self, team: t.Any, name: str) -> bool:
         """Rename ``team``; return whether the name changed. Does not commit."""
@@ -149,6 +152,7 @@ class Teams(Domains):
             return False
         previous, team.name = team.name, name
         self._touch_group(team)
+        self._bump_identities(self._member_identity_ids(team))  # their groups[].display
         organization = self._organization_of(team)
         self.audit(organization, "team.rename", "team", team.id, name=name, previous=previous)
         self._send(
@@ -240,6 +244,7 @@ class Teams(Domains):
         """
         organization = self._organization_of(team)
         self._send(signals.team_deleted, organization=organization, team=team)
+        self._bump_identities(self._member_identity_ids(team))
         tm, d, g = self.models.team_member, self.models.team_domain, self.models.group
         gm = self.models.group_member
         self.session.execute(
@@ -293,6 +298,42 @@ class Teams(Domains):
     def _organization_of(self, team: t.Any) -> t.Any:
         return self.session.get(self.models.organization, team.organization_id)
 
+    def _member_identity_ids(self, team: t.Any) -> set[str]:
+        """The identities listed in ``team``'s SCIM group, and those of its members' accounts."""
+        gm, g, tm, ident = (
+            self.models.group_member,
+            self.models.group,
+            self.models.team_member,
+            self.models.identity,
+        )
+        listed = select(gm.identity_id).join(g, g.id == gm.group_id).where(g.team_id == team.id)
+        in_team = (
+            select(ident.id)
+            .join(tm, tm.account_id == ident.account_id)
+            .where(tm.team_id == team.id, ident.organization_id == team.organization_id)
+        )
+        return set(self.session.scalars(listed.union(in_team)))
+
+    def _bump_identities(self, ids: Iterable[str]) -> None:
+        """New versions (and lastModified) for identities whose groups changed.
+
+        Locked in id order first: every writer takes group rows before
+        identity rows, and identity rows in id order, so that two requests
+        touching the same people wait for each other instead of deadlocking.
+        """
+        ident = self.models.identity
+        for batch in chunks(sorted(set(ids))):
+            locked = list(
+                self.session.scalars(
+                    select(ident.id).where(ident.id.in_(batch)).order_by(ident.id).with_for_update()
+                )
+            )
+            if locked:
+                self.session.execute(
+                    update(ident).where(ident.id.in_(locked)).values(version=ident.version + 1),
+                    execution_options={"synchronize_session": "fetch"},
+                )
+
     def _touch_group(self, team: t.Any) -> None:
         group = self.group_of(team)
         if group is not None:
@@ -304,6 +345,15 @@ class Teams(Domains):
         if not added and not removed:
             return
         self._touch_group(team)
+        ident = self.models.identity
+        self._bump_identities(
+            self.session.scalars(
+                select(ident.id).where(
+                    ident.organization_id == organization.id,
+                    ident.account_id.in_(list(added) + list(removed)),
+                )
+            )
+        )
         added_accounts, removed_accounts = self._accounts(added), self._accounts(removed)
         # People by email, never by account id: an id's age would tell the organization
         # whether a person's account existed before it provisioned them.
