@@ -37,6 +37,22 @@ def enable(org_ref: str) -> None:
     emit(token)
 
 
+@scim.command("reindex")
+@click.argument("org_ref", metavar="[ORG]", required=False)
+@reports_errors
+def reindex(org_ref: str | None) -> None:
+    """Rebuild what SCIM filters compare (folded keys, email rows, team groups).
+
+    Run it once after upgrading from a version without them, and after teams
+    were created or renamed with plain SQL. Of ORG only, or of every
+    organization. Prints the counts as JSON.
+    """
+    with unit_of_work() as directory:
+        organization = directory.get_organization(org_ref) if org_ref else None
+        counts = directory.reindex(organization)
+    emit(counts)
+
+
 @scim.command("rotate-token")
 @click.argument("org_ref", metavar="ORG")
 @click.option(

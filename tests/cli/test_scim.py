@@ -278,3 +278,56 @@ def test_help(app, command, words):
     assert "Usage:" in result.stdout
     for word in words:
         assert word in result.stdout
+
+
+# -- reindex ------------------------------------------------------------------------------------
+
+
+def test_reindex_rebuilds_what_filters_compare_after_an_upgrade(app):
+    """A database written before folded keys, email rows and team groups existed."""
+    from sqlalchemy import delete
+    from sqlalchemy import insert
+    from sqlalchemy import update
+
+    from tests.conftest import provisioning_org
+    from tests.conftest import user_body
+
+    org_id, token = provisioning_org(app, "Acme")
+    scim = ScimClient(app, token)
+    body = user_body(
+        "zoë@acme.example",
+        displayName="Zoë Émile",
+        emails=[{"value": "zoe@work.example", "type": "work"}],
+    )
+    zoe = scim.post("/Users", body).get_json(force=True)["id"]
+    models = okta.models
+    with app.app_context():
+        session = okta.directory().session
+        # what an earlier version left behind: no email rows, no folded keys, lower()
+        # instead of casefold, and a team inserted with plain SQL (no group row)
+        session.execute(delete(models.identity_email))
+        session.execute(
+            update(models.identity).values(folded={}, user_name_key="zoë@acme.example".lower())
+        )
+        session.execute(insert(models.team.__table__).values(name="Équipe", organization_id=org_id))
+        session.commit()
+    lookups = [
+        'emails[type eq "work"].value eq "zoe@work.example"',
+        'displayName eq "ZOË ÉMILE"',
+    ]
+    for text in lookups:
+        assert scim.get(f"/Users?filter={text}").get_json(force=True)["totalResults"] == 0
+    assert scim.get("/Groups").get_json(force=True)["totalResults"] == 0
+
+    counts = json.loads(ok(app, "reindex"))
+    assert counts == {"identities": 1, "groups": 0, "teams_linked_to_groups": 1}
+    for text in lookups:
+        found = scim.get(f"/Users?filter={text}").get_json(force=True)["Resources"]
+        assert [u["id"] for u in found] == [zoe], text
+    groups = scim.get('/Groups?filter=displayName eq "ÉQUIPE"').get_json(force=True)
+    assert [g["displayName"] for g in groups["Resources"]] == ["Équipe"]
+    assert json.loads(ok(app, "reindex", "Acme"))["teams_linked_to_groups"] == 0
+
+
+def test_reindex_of_an_unknown_organization_fails_cleanly(app):
+    assert "Acme" in refused(app, "reindex", "Acme")

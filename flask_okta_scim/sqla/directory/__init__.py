@@ -7,6 +7,7 @@ One module per concern, each building on the ones it imports:
 :mod:`.base` (unit of work, signals, audit) ← :mod:`.accounts` (organizations,
 accounts, memberships) ← :mod:`.teams` (teams, their members and pre-approved
 domains) ← :mod:`.groups` (the IdP's member lists behind Okta-managed teams) ←
+:mod:`.search_keys` (what filters compare: folded keys, email rows) ←
 :mod:`.identities` (SCIM-provisioned people, rules 4-9); :mod:`.jit` (rule 3)
 builds on teams; :mod:`.connections` (Okta connections, SCIM tokens, sign-ins in
 progress, the replay cache) on the base; :mod:`.sign_in` (the ACS's decisions)

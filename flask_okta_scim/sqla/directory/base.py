@@ -25,6 +25,9 @@ from ..models import Models
 
 _D = t.TypeVar("_D", bound="DirectoryBase")
 
+#: ``session.info`` key of what the current transaction remembers (see ``transaction_state``).
+_TRANSACTION_STATE = "okta_scim_transaction_state"
+
 #: What a client is told when a concurrent request took a unique key first.
 CONCURRENT_CHANGE = "The change conflicted with a concurrent one and was not made; retry."
 
@@ -130,6 +133,21 @@ class DirectoryBase:
         """Flush now, so that a concurrent duplicate is a :class:`Conflict` here, not later."""
         with database_refusals(conflict, self.models.own_tables):
             self.session.flush()
+
+    def transaction_state(self) -> dict[str, t.Any]:
+        """A dict that lives as long as the session's current transaction, for memos.
+
+        A new transaction (after a commit or a rollback) gets an empty one.
+        """
+        session = self.session
+        if not isinstance(session, Session):  # a scoped_session: its current Session
+            session = session()
+        transaction = session.get_transaction()
+        state = self.session.info.get(_TRANSACTION_STATE)
+        if state is None or state["transaction"] is not transaction:
+            state = {"transaction": transaction}
+            self.session.info[_TRANSACTION_STATE] = state
+        return t.cast(dict[str, t.Any], state)
 
     def _send(self, signal: NamedSignal, **kwargs: t.Any) -> None:
         """Flush, then send ``signal`` inside the open transaction."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typing as t
 
 from sqlalchemy import delete
-from sqlalchemy import insert
 from sqlalchemy import select
 
 from ... import signals
@@ -15,14 +14,13 @@ from ...core.errors import Conflict
 from ...core.errors import InvalidValue
 from ...core.ids import new_scim_id
 from ...core.text import fold
-from ...scim.attributes import email_elements
-from ...scim.attributes import folded_keys
 from ..mixins import utcnow
 from .base import _short
 from .base import bump_version
-from .groups import Groups
 from .ownership import EMAIL_DOMAIN_NOT_VERIFIED
 from .ownership import NOT_MANAGED
+from .search_keys import SearchKeys
+from .search_keys import folded
 
 
 class _Unset:
@@ -34,7 +32,7 @@ class _Unset:
 UNSET: t.Any = _Unset()
 
 
-class Identities(Groups):
+class Identities(SearchKeys):
     """What SCIM provisioning changes, free of any wire format."""
 
     def get_identity(self, organization: t.Any, scim_id: str, *, for_update: bool = False) -> t.Any:
@@ -134,7 +132,7 @@ class Identities(Groups):
         # Insert now: a concurrent create of the same userName waits on the unique
         # index here and then gets a Conflict (409), not an error later on.
         self._flush_identity()
-        self._index_emails(identity)
+        self._index_emails(identity, new=True)
         if not active:
             self.audit(organization, "user.provision", "identity", identity.id, active=False)
             return identity, True
@@ -203,6 +201,7 @@ class Identities(Groups):
             if email != identity.email:
                 identity.email, identity.email_key = email, email.lower()
                 changes.add("email")
+        previous_emails = (identity.attributes or {}).get("emails")
         for field, value in (
             ("external_id", external_id),
             ("display_name", display_name),
@@ -212,8 +211,8 @@ class Identities(Groups):
                 setattr(identity, field, value)
                 changes.add(field)
         if changes & {"attributes", "display_name"}:
-            identity.folded = _folded(identity)
-        if "attributes" in changes:
+            identity.folded = folded(identity)
+        if "attributes" in changes and (identity.attributes or {}).get("emails") != previous_emails:
             self._index_emails(identity)
         if password is not UNSET:
             changes.add("password")
@@ -361,29 +360,8 @@ class Identities(Groups):
         identity.external_id = external_id
         identity.display_name = display_name
         identity.attributes = dict(attributes or {})
-        identity.folded = _folded(identity)
+        identity.folded = folded(identity)
         identity.primary_email_key = primary_email.lower() if primary_email else None
-
-    def _index_emails(self, identity: t.Any) -> None:
-        """Rewrite the identity's rows of ``identity_email`` from its SCIM ``emails``."""
-        e = self.models.identity_email
-        self.session.execute(delete(e).where(e.identity_id == identity.id))
-        rows = [
-            {"identity_id": identity.id, "position": n, **element}
-            for n, element in enumerate(email_elements(identity.attributes or {}))
-        ]
-        if rows:
-            self.session.execute(insert(e), rows)
-
-    def _release_user_name(self, deleted: t.Any) -> None:
-        """Free a deleted identity's userName for another one (RFC 7644 §3.6).
-
-        The deleted row keeps its userName for the record; its key becomes one
-        no userName can have (control characters are refused in userNames), so
-        a create with the old name no longer revives it.
-        """
-        deleted.user_name_key = f"{_RELEASED}{deleted.id}"
-        self._flush_identity()
 
     def _attach(
         self, organization: t.Any, identity: t.Any, password: str | None
@@ -535,10 +513,6 @@ class Identities(Groups):
         self._flush("A user with this userName or email was created at the same moment; retry.")
 
 
-#: Starts the key of a deleted identity's released userName.
-_RELEASED = "\x1freleased:"
-
-
 def _clean_user_name(value: t.Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidValue("userName must be a non-empty string.")
@@ -547,10 +521,3 @@ def _clean_user_name(value: t.Any) -> str:
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise InvalidValue("userName must not contain control characters.")
     return value
-
-
-def _folded(identity: t.Any) -> dict[str, str]:
-    keys = folded_keys(identity.attributes or {})
-    if identity.display_name and "displayName" not in keys:
-        keys["displayName"] = fold(identity.display_name)
-    return keys

@@ -317,12 +317,16 @@ class Teams(Domains):
     def _bump_identities(self, ids: Iterable[str]) -> None:
         """New versions (and lastModified) for identities whose groups changed.
 
-        Locked in id order first: every writer takes group rows before
+        Once per transaction (a group change that also changes the team bumps
+        each person once). Locked in id order first: every writer takes group rows before
         identity rows, and identity rows in id order, so that two requests
         touching the same people wait for each other instead of deadlocking.
         """
         ident = self.models.identity
-        for batch in chunks(sorted(set(ids))):
+        bumped: set[str] = self.transaction_state().setdefault("bumped_identities", set())
+        fresh = set(ids) - bumped
+        bumped |= fresh
+        for batch in chunks(sorted(fresh)):
             locked = list(
                 self.session.scalars(
                     select(ident.id).where(ident.id.in_(batch)).order_by(ident.id).with_for_update()
