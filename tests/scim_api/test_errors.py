@@ -86,10 +86,35 @@ def test_rate_limit_answers_429_with_an_integer_retry_after(app, scim_org):
     r = client.get("/Users")
     assert_scim_error(r, 429)
     assert r.headers["Retry-After"].isdigit() and 1 <= int(r.headers["Retry-After"]) <= 60
+    # a refused write is in the audit log, so an admin can see the limit getting in the way
+    assert_scim_error(client.post("/Users", user_body("late@acme.example")), 429)
     with limited.app_context():
         from sample_app.models import db
+        from sample_app.models import okta
 
+        directory = okta.directory()
+        failures = [
+            r
+            for r in directory.audit_log(directory.get_organization("Acme"))
+            if r.outcome == "failure"
+        ]
+        assert [(r.action, r.detail["status"]) for r in failures] == [("scim.post", 429)]
+        db.session.remove()
         db.engine.dispose()
+
+
+def test_every_rate_of_a_list_applies_and_sets_the_retry_after():
+    from flask_okta_scim.scim import errors
+    from flask_okta_scim.web.scim_guard import RateLimiter
+
+    # the second rate is the one used up: an hour's window, so far more than 60 seconds
+    limiter = RateLimiter("100/minute;3/hour", "memory://")
+    for _ in range(3):
+        limiter.hit("org-1")
+    with pytest.raises(errors.TooManyRequests) as raised:
+        limiter.hit("org-1")
+    assert 60 < int(raised.value.headers["Retry-After"]) <= 3600
+    limiter.hit("org-2")  # counted per organization
 
 
 def test_unexpected_exceptions_are_a_generic_scim_500(scim, caplog):
