@@ -444,7 +444,9 @@ def test_null_with_other_operators_is_refused(op):
                     Compare("title", "eq", None),
                     ValuePath(
                         "emails",
-                        And(Compare("emails.type", "eq", "work"), Compare("emails.value", "eq", "w")),
+                        And(
+                            Compare("emails.type", "eq", "work"), Compare("emails.value", "eq", "w")
+                        ),
                     ),
                 ),
                 Compare("active", "ne", True),

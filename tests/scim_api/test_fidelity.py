@@ -262,3 +262,10 @@ def test_a_deadlock_every_time_is_a_409_after_a_bounded_number_of_runs(scim):
     assert r.get_json(force=True).get("scimType") is None  # not a uniqueness clash
     assert 1 < len(runs) <= 5
     assert "title" not in scim.get(f"/Users/{ann}").get_json(force=True)
+
+
+def test_enterprise_attributes_fold_too(scim):
+    enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    ann = create(scim, "ann@acme.example", **{enterprise: {"department": "Ventes Été"}})
+    assert ids(scim, f'{enterprise}:department eq "VENTES ÉTÉ"') == [ann]
+    assert ids(scim, f'{enterprise}:department sw "ventes"') == [ann]

@@ -165,7 +165,7 @@ def test_entra_removal_by_value_list_and_external_id(app, scim):
 
 
 def test_every_team_is_a_group(app, scim):
-    """Rule 10: teams the host made are groups too (Okta links them; tests/scim_api/test_link_group.py)."""
+    """Rule 10: teams the host made are groups too (linking: test_link_group.py)."""
     with app.app_context(), okta.directory().atomic() as directory:
         directory.create_team(directory.get_organization("Acme"), "Hand made")
     listed = scim.get("/Groups").get_json(force=True)
