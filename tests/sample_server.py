@@ -76,8 +76,16 @@ class SampleServer:
     listens on (``http://sp.localhost:{port}``), and it is left out for a fixed URL such as
     a load balancer's. Requests to the server carry that URL's host as ``Host``. ``env``
     adds to (or overrides) the environment of every process. Usable as a context manager:
-    started on entry, stopped on exit.
+    started on entry, stopped on exit. A subclass serves the app another way (gunicorn) by
+    overriding :meth:`serve_command`, :attr:`ready_line` and :attr:`port_taken_lines`.
     """
+
+    #: The server's name in messages.
+    name = "flask run"
+    #: What the server logs once it listens on ``{port}``.
+    ready_line = "Running on http://127.0.0.1:{port}"
+    #: What it logs when another program holds the port.
+    port_taken_lines: tuple[str, ...] = ("in use by another program", "Address already in use")
 
     def __init__(
         self,
@@ -156,7 +164,7 @@ class SampleServer:
     # -- the server ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """``flask run``; wait (bounded) until it listens. A taken port is replaced (twice)."""
+        """Serve the app; wait (bounded) until it listens. A taken port is replaced (twice)."""
         for attempt in range(3):
             try:
                 self._spawn()
@@ -172,11 +180,15 @@ class SampleServer:
                 self.stop()
                 raise
 
+    def serve_command(self) -> list[str]:
+        """The command line that serves the app on 127.0.0.1, port :attr:`port`."""
+        return self.command("run", "--host", "127.0.0.1", "--port", str(self.port), "--no-reload")
+
     def _spawn(self) -> None:
         self._log_start = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                self.command("run", "--host", "127.0.0.1", "--port", str(self.port), "--no-reload"),
+                self.serve_command(),
                 cwd=ROOT,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -197,12 +209,12 @@ class SampleServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 output = self._output()
-                if "in use by another program" in output or "Address already in use" in output:
+                if any(line in output for line in self.port_taken_lines):
                     raise PortTaken(output)
                 raise RuntimeError(
-                    f"flask run exited with {self.process.returncode}:\n{self.logs()}"
+                    f"{self.name} exited with {self.process.returncode}:\n{self.logs()}"
                 )
-            if f"Running on http://127.0.0.1:{self.port}" not in self._output():
+            if self.ready_line.format(port=self.port) not in self._output():
                 time.sleep(0.1)
                 continue
             try:
@@ -213,7 +225,7 @@ class SampleServer:
             if status in (200, 401):
                 return
             raise RuntimeError(f"/me answered {status} at start:\n{self.logs()}")
-        raise RuntimeError(f"flask run did not answer within {START_TIMEOUT}s:\n{self.logs()}")
+        raise RuntimeError(f"{self.name} did not answer within {START_TIMEOUT}s:\n{self.logs()}")
 
     def stop(self) -> None:
         """Stop the server and its children (SIGTERM, then SIGKILL); nothing if not running."""
@@ -223,7 +235,7 @@ class SampleServer:
     def logs(self, limit: int = 6000) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # werkzeug's colours
-        return f"--- flask run (last {limit} characters)\n{text[-limit:]}"
+        return f"--- {self.name} (last {limit} characters)\n{text[-limit:]}"
 
     # -- HTTP ----------------------------------------------------------------------------------
 
