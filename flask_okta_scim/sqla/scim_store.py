@@ -369,7 +369,11 @@ class SQLAlchemyScimStore:
         return [{"value": i, "$ref": f"{self.base_url}/Users/{i}", "type": "User"} for i in ids]
 
     def _identities_for(self, scim_ids: list[str], *, strict: bool = True) -> list[t.Any]:
-        """This organization's users ``scim_ids`` (deactivated ones included).
+        """This organization's users ``scim_ids`` (deactivated ones included), locked.
+
+        The rows are locked in id order (after the group's: one lock order) and
+        read afresh, so that a person deactivated at the same moment is seen
+        inactive, not half-detached.
 
         With ``strict``, an id that is not a user of this organization is an
         :class:`InvalidValue` naming it, and nothing changes; otherwise
@@ -377,15 +381,19 @@ class SQLAlchemyScimStore:
         """
         ident = self.models.identity
         found: dict[str, t.Any] = {}
-        for batch in chunks([i for i in dict.fromkeys(scim_ids) if plausible_id(i)]):
+        for batch in chunks(sorted({i for i in scim_ids if plausible_id(i)})):
             found.update(
                 (row.id, row)
                 for row in self.session.scalars(
-                    select(ident).where(
+                    select(ident)
+                    .where(
                         ident.organization_id == self.organization.id,
                         ident.id.in_(batch),
                         ident.deleted_at.is_(None),
                     )
+                    .order_by(ident.id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
                 )
             )
         missing = [i for i in scim_ids if i not in found]

@@ -257,7 +257,7 @@ def test_user_filters_the_server_cannot_apply_are_400_invalid_filter(people, sci
         'meta.lastModified gt "yesterday"',
         'userName eq "x" and',
         "active co true",
-        'emails[type eq "home"].value eq "x"',
+        'emails[display eq "x"]',
         'members eq "x"',
     ):
         r = scim.get(f"/Users?filter={quote(filter_)}")

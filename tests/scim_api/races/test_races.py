@@ -5,8 +5,8 @@ time, fires its racing requests from a thread pool released at one barrier, chec
 answer, then reads the final state back over HTTP. A 5xx is always a failure; so is an
 answer outside those the race allows, a change that did not land although it was
 answered 2xx (a lost update), or a final state no serial order of the successful
-requests explains. A 409 is allowed only where the race is about a unique key, or a
-lock-order deadlock the server may refuse, and then only as an RFC 7644 error.
+requests explains. A 409 is allowed only where the race is about a unique key, and then
+only as an RFC 7644 error.
 """
 
 from __future__ import annotations
@@ -246,8 +246,13 @@ def check_group_gone(tally: Tally, races: RaceClient, gid: str, uids: list[str])
 
 
 def deadlock_refusal_or(*statuses: int) -> set[int]:
-    """What a request of a lock-order race may answer: ``statuses``, or a 409 (a deadlock)."""
-    return {*statuses, 409}
+    """What a request of a lock-order race may answer: ``statuses`` only.
+
+    Every writer takes group rows, then people in id order, and a deadlock is run again:
+    a 409 here would mean the lock order broke (it was 35 deadlocks in 312 answers
+    before the one lock order).
+    """
+    return set(statuses)
 
 
 def test_a_user_delete_racing_group_patches_of_that_user(races: RaceClient, tally: Tally):
@@ -286,13 +291,6 @@ def test_a_user_delete_racing_group_patches_of_that_user(races: RaceClient, tall
     tally.check()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a group PATCH that reads a member as active, then adds their account to the team "
-    "after a concurrent deactivation detached it, answers 400 invalidValue ('N of the accounts "
-    "are not members of organization', _require_members) or 409 (the team_member insert's "
-    "foreign key to the deleted account); serially the PATCH is a 204",
-)
 def test_group_member_replaces_racing_user_deactivations(races: RaceClient, tally: Tally):
     for round_ in range(ROUNDS):
         uids = [new_user(races, races.email(f"deact{round_}.{i}")).body["id"] for i in range(4)]
