@@ -32,6 +32,8 @@ from .resources import UserInput
 from .resources import etag
 from .resources import parse_group
 from .resources import parse_user
+from .search import Condition
+from .search import conditions_by_type
 
 #: The largest ``startIndex`` honoured: beyond any result, within SQL's OFFSET range.
 MAX_START_INDEX = 2**31 - 1
@@ -177,6 +179,50 @@ class ScimService:
         """``DELETE /Groups/{id}``: the team goes (``team_deleted``)."""
         self.store.delete_group(self._group(scim_id, if_match, write=True))
 
+    # -- both -------------------------------------------------------------------
+
+    def list_all(
+        self,
+        filter_text: str | None,
+        start: int,
+        count: int | None,
+        *,
+        with_groups: bool,
+        members: bool,
+    ) -> dict[str, t.Any]:
+        """``POST /.search``: Users, then Groups, as one ListResponse paged across both.
+
+        ``totalResults`` is the sum of both types' matches; ``startIndex`` and
+        ``count`` page through the users (in their list order) followed by the
+        groups. The filter applies to each type on its own: a comparison on an
+        attribute one type lacks is false for that type (see
+        :func:`~flask_okta_scim.scim.search.conditions_by_type`); an attribute
+        neither has is :class:`InvalidFilter`, as on ``GET``. Costs at most a
+        page query and a count query per type, however deep the page: nothing
+        is loaded to be skipped, and a type the filter excludes is not queried.
+        """
+        conditions: dict[str, Condition] = (
+            conditions_by_type(filter_text, {USER: USER_FILTERS, GROUP: GROUP_FILTERS})
+            if filter_text
+            else {USER: True, GROUP: True}
+        )
+        start, count = page_bounds(start, count, self.max_results)
+        users = Page(0, [])
+        if conditions[USER] is not False:
+            users = self.store.find_users(
+                _where(conditions[USER]), start, count, with_groups=with_groups
+            )
+        groups = Page(0, [])
+        if conditions[GROUP] is not False:
+            # the page's rest, from the group that follows the users already passed
+            groups = self.store.find_groups(
+                _where(conditions[GROUP]),
+                max(1, start - users.total),
+                count - len(users.resources),
+                members=members,
+            )
+        return list_response(users.total + groups.total, start, users.resources + groups.resources)
+
     # -- finding a resource -----------------------------------------------------
 
     def _user(self, scim_id: str, if_match: str | None = None, *, write: bool = False) -> Versioned:
@@ -202,6 +248,11 @@ class ScimService:
             raise NotFound(f"No group {scim_id!r}.")
         preconditions(etag(found.version), if_match=if_match)
         return found
+
+
+def _where(condition: Condition) -> Node | None:
+    """The store's form of a condition that is not ``False``: ``None`` for "every resource"."""
+    return None if isinstance(condition, bool) else condition
 
 
 def plausible_id(scim_id: str) -> bool:

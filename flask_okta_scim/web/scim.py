@@ -29,9 +29,12 @@ from ..core import errors as directory_errors
 from ..scim import discovery
 from ..scim import errors
 from ..scim.constants import CONTENT_TYPE
+from ..scim.constants import GROUP
 from ..scim.constants import USER
 from ..scim.resources import check_json
 from ..scim.resources import project
+from ..scim.search import ListQuery
+from ..scim.search import parse_search_request
 from ..scim.service import ScimService
 from ..scim.service import preconditions
 from ..sqla.scim_store import SQLAlchemyScimStore
@@ -47,6 +50,8 @@ RUNS = 4
 
 ALL = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+#: Endpoints that read by POST (RFC 7644 §3.4.3): no change, so no audit of a failed one.
+SEARCHES = {"okta_scim.search", "okta_scim.search_users", "okta_scim.search_groups"}
 
 
 def _base() -> str:
@@ -127,22 +132,42 @@ def _shape(resource: dict[str, t.Any]) -> dict[str, t.Any]:
     return project(resource, _names("attributes"), _names("excludedAttributes"))
 
 
-def _shape_list(page: dict[str, t.Any]) -> dict[str, t.Any]:
-    page["Resources"] = [_shape(r) for r in page["Resources"]]
-    return page
-
-
-def _asks_for_groups() -> bool:
-    """A user's ``groups`` is returned only when asked for (``attributes=groups``)."""
-    return any(
-        n.split(".")[0].lower() in ("groups", f"{USER.lower()}:groups")
-        for n in _names("attributes") or []
+def _query_args() -> ListQuery:
+    """The list a ``GET`` asks for, from its query string."""
+    return ListQuery(
+        filter=request.args.get("filter"),
+        start_index=_int_arg("startIndex", 1) or 1,
+        count=_int_arg("count", None),
+        attributes=_names("attributes"),
+        excluded_attributes=_names("excludedAttributes"),
     )
 
 
-def _members_wanted() -> bool:
-    excluded = [n.lower() for n in _names("excludedAttributes") or []]
-    return "members" not in excluded
+def _list(service: ScimService, query: ListQuery, resource_type: str | None) -> Response:
+    """A ListResponse of ``resource_type`` (both types for ``None``), shaped as ``query`` asks."""
+    groups, members = _asks_for_groups(query.attributes), _members_wanted(query.excluded_attributes)
+    where = (query.filter, query.start_index, query.count)
+    if resource_type == USER:
+        page = service.list_users(*where, with_groups=groups)
+    elif resource_type == GROUP:
+        page = service.list_groups(*where, members=members)
+    else:
+        page = service.list_all(*where, with_groups=groups, members=members)
+    page["Resources"] = [
+        project(r, query.attributes, query.excluded_attributes) for r in page["Resources"]
+    ]
+    return scim_response(page)
+
+
+def _asks_for_groups(attributes: list[str] | None) -> bool:
+    """A user's ``groups`` is returned only when asked for (``attributes=groups``)."""
+    return any(
+        n.split(".")[0].lower() in ("groups", f"{USER.lower()}:groups") for n in attributes or []
+    )
+
+
+def _members_wanted(excluded: list[str] | None) -> bool:
+    return "members" not in [n.lower() for n in excluded or []]
 
 
 def _with_version(resource: dict[str, t.Any], status: int = 200, **headers: str) -> Response:
@@ -235,13 +260,7 @@ class UsersView(ScimView):
     allowed = "Use GET or POST on /Users."
 
     def get(self, service: ScimService) -> Response:
-        page = service.list_users(
-            request.args.get("filter"),
-            _int_arg("startIndex", 1) or 1,
-            _int_arg("count", None),
-            with_groups=_asks_for_groups(),
-        )
-        return scim_response(_shape_list(page))
+        return _list(service, _query_args(), USER)
 
     def post(self, service: ScimService) -> Response:
         return _created(service.create_user(_json_body()))
@@ -249,7 +268,9 @@ class UsersView(ScimView):
 
 class UserView(ScimView):
     def get(self, service: ScimService, scim_id: str) -> Response:
-        return _with_version(service.get_user(scim_id, with_groups=_asks_for_groups()))
+        return _with_version(
+            service.get_user(scim_id, with_groups=_asks_for_groups(_names("attributes")))
+        )
 
     def put(self, service: ScimService, scim_id: str) -> Response:
         return _with_version(service.replace_user(scim_id, _json_body(), _if_match()))
@@ -266,13 +287,7 @@ class GroupsView(ScimView):
     allowed = "Use GET or POST on /Groups."
 
     def get(self, service: ScimService) -> Response:
-        page = service.list_groups(
-            request.args.get("filter"),
-            _int_arg("startIndex", 1) or 1,
-            _int_arg("count", None),
-            members=_members_wanted(),
-        )
-        return scim_response(_shape_list(page))
+        return _list(service, _query_args(), GROUP)
 
     def post(self, service: ScimService) -> Response:
         return _created(service.create_group(_json_body()))
@@ -280,7 +295,9 @@ class GroupsView(ScimView):
 
 class GroupView(ScimView):
     def get(self, service: ScimService, scim_id: str) -> Response:
-        return _with_version(service.get_group(scim_id, members=_members_wanted()))
+        return _with_version(
+            service.get_group(scim_id, members=_members_wanted(_names("excludedAttributes")))
+        )
 
     def put(self, service: ScimService, scim_id: str) -> Response:
         return _with_version(service.replace_group(scim_id, _json_body(), _if_match()))
@@ -288,7 +305,9 @@ class GroupView(ScimView):
     def patch(self, service: ScimService, scim_id: str) -> Response:
         service.patch_group(scim_id, _json_body(), _if_match())
         if _names("attributes") or _names("excludedAttributes"):
-            return _with_version(service.get_group(scim_id, members=_members_wanted()))
+            return _with_version(
+                service.get_group(scim_id, members=_members_wanted(_names("excludedAttributes")))
+            )
         # 204: a one-member change costs the same in a group of 50,000.
         return scim_response(None, 204, {"ETag": service.group_version(scim_id)})
 
@@ -297,10 +316,37 @@ class GroupView(ScimView):
         return scim_response(None, 204)
 
 
+class SearchView(ScimView):
+    """``POST .search`` (RFC 7644 §3.4.3): a list whose parameters come in a SearchRequest body.
+
+    Answers what ``GET`` with the same parameters answers; from the root, Users
+    and Groups in one list (see :meth:`ScimService.list_all`). A read: no
+    ``If-Match``, nothing audited, not even a refusal. Any other method is 405.
+    """
+
+    #: The resource type searched; ``None`` for both (the root).
+    resource_type: str | None = None
+    allowed = "Search with POST and a SearchRequest body."
+
+    def post(self, service: ScimService) -> Response:
+        return _list(service, parse_search_request(_json_body()), self.resource_type)
+
+
+class UserSearchView(SearchView):
+    resource_type = USER
+
+
+class GroupSearchView(SearchView):
+    resource_type = GROUP
+
+
 def _if_match() -> str | None:
     return request.headers.get("If-Match")
 
 
+bp.add_url_rule("/.search", view_func=SearchView.as_view("search"))
+bp.add_url_rule("/Users/.search", view_func=UserSearchView.as_view("search_users"))
+bp.add_url_rule("/Groups/.search", view_func=GroupSearchView.as_view("search_groups"))
 bp.add_url_rule("/Users", view_func=UsersView.as_view("users"))
 bp.add_url_rule("/Users/<scim_id>", view_func=UserView.as_view("user"))
 bp.add_url_rule("/Groups", view_func=GroupsView.as_view("groups"))
@@ -355,12 +401,9 @@ def _one_or_all(items: list[dict[str, t.Any]], name: str | None, what: str) -> R
 
 @bp.route("/Bulk", methods=ALL)
 @bp.route("/Me", methods=ALL)
-@bp.route("/.search", methods=ALL)
-@bp.route("/Users/.search", methods=ALL)
-@bp.route("/Groups/.search", methods=ALL)
 def not_implemented() -> Response:
     raise errors.NotImplementedByServer(
-        "Bulk, /Me and POST .search are not supported (see ServiceProviderConfig)."
+        "Bulk and /Me are not supported (see ServiceProviderConfig)."
     )
 
 
@@ -413,7 +456,7 @@ def _unexpected(error: Exception) -> Response:
 def _audit_failure(error: errors.ScimError) -> None:
     """Record a refused change (who, what, the answer) in its own transaction."""
     who = g.get("_okta_scim_scim")
-    if request.method not in WRITES or who is None:
+    if request.method not in WRITES or request.endpoint in SEARCHES or who is None:
         return
     directory = extension().directory(actor=f"scim:token:{who[1]}")
     try:

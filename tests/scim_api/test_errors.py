@@ -24,7 +24,8 @@ from tests.conftest import user_body
         ("DELETE", "/Groups", 405),
         ("POST", "/Bulk", 501),
         ("GET", "/Me", 501),
-        ("POST", "/.search", 501),
+        ("GET", "/.search", 405),
+        ("PUT", "/Users/.search", 405),
         ("GET", "/Schemas/urn:nope", 404),
     ],
 )
