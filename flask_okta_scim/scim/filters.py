@@ -192,6 +192,8 @@ class _Converter:
         self.values = values
         #: Inside a value filter of a multi-valued attribute: no ValuePath of its own.
         self.within = False
+        #: The multi-valued attributes the map has sub-attributes of, by lower-cased name.
+        self.parents = {a.parent.lower(): a.parent for a in attributes.values() if a.parent}
 
     def node(self, tree: t.Any, namespace: str | None = None) -> Node:
         if isinstance(tree, ast.Filter):
@@ -228,14 +230,14 @@ class _Converter:
         raise InvalidFilter("The filter has a form this server does not support.")
 
     def multi_valued(self, name: str) -> str | None:
-        """The canonical name of ``name`` if it is a multi-valued attribute we filter into."""
+        """The canonical name of ``name`` if it is a multi-valued attribute we filter into.
+
+        Looks only at the map's own attributes (never ``self.attributes[...]`` of
+        a made-up name, which a recording map would note as asked for).
+        """
         if self.within:
             return None
-        for sub in ("value", "type", "primary"):
-            attribute = self.attributes.get(f"{name}.{sub}".lower())
-            if attribute is not None and attribute.parent is not None:
-                return attribute.parent
-        return None
+        return self.parents.get(name.lower())
 
     def inside(self, tree: t.Any, namespace: str) -> Node:
         """Convert the filter inside ``emails[...]``: its names are sub-attributes."""
@@ -267,9 +269,10 @@ class _Converter:
             value_filter = attr_path.attr_name
             name = self.path(value_filter.namespace)
             parent = self.multi_valued(name.split(".")[0])
-            if parent is None:
-                raise InvalidFilter(f"{name!r} cannot be filtered with a value filter.")
-            selector = self.inside(value_filter.expr, parent)
+            if parent is not None:
+                selector = self.inside(value_filter.expr, parent)
+            else:  # refused below, unless the map takes any name; its values are read still
+                _Converter(AnyAttribute(), self.values).node(value_filter.expr, name)
         else:
             name = self.path(attr_path)
             if namespace is not None:
@@ -277,6 +280,9 @@ class _Converter:
         attribute = self.attributes.get(name.lower())
         if attribute is None:
             raise InvalidFilter(f"Filtering on {name!r} is not supported.")
+        value_filtered = isinstance(attr_path.attr_name, ast.Filter)
+        if value_filtered and selector is None and attribute.type != "any":
+            raise InvalidFilter(f"{name!r} cannot be filtered with a value filter.")
         result = self.comparison(attribute, op)
         if attribute.parent is None or self.within:
             return result

@@ -24,6 +24,7 @@ from .filters import Compare
 from .filters import Node
 from .filters import Not
 from .filters import Or
+from .filters import ValuePath
 from .filters import parse_filter
 
 #: What a filter asks of one resource type: a condition, ``True`` (all), ``False`` (none).
@@ -150,6 +151,9 @@ def _decide(node: Node) -> Condition:
     if isinstance(node, Not):
         inner = _decide(node.expr)
         return (not inner) if isinstance(inner, bool) else Not(inner)
+    if isinstance(node, ValuePath):
+        inner = _decide(node.filter)
+        return inner if isinstance(inner, bool) else ValuePath(node.attribute, inner)
     left, right = _decide(node.left), _decide(node.right)
     absorbing = isinstance(node, Or)  # true absorbs an "or", false an "and"
     if left is absorbing or right is absorbing:

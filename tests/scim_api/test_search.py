@@ -194,6 +194,9 @@ ROOT_FILTERS: list[tuple[str, list[str]]] = [
     ('userName eq "amy@acme.example"', ["u0"]),
     ('title eq "Engineer"', ["u0", "u4"]),
     ("active eq false", ["u2"]),
+    ('emails[type eq "work"].value eq "BEN@acme.example"', ["u1"]),  # a value path
+    ('not (emails[type eq "work"])', ["g0", "g1", "g2"]),
+    ('name[givenName eq "Amy"]', ["u0"]),
     # an attribute only groups have: no user matches
     ('members eq "{u1}"', ["g0", "g1"]),
     ("members pr", ["g0", "g1"]),
