@@ -23,6 +23,7 @@ from flask import request
 from flask.typing import ResponseReturnValue
 from flask.views import MethodView
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from .._current import extension
 from ..core import errors as directory_errors
@@ -145,7 +146,10 @@ def _query_args() -> ListQuery:
 
 def _list(service: ScimService, query: ListQuery, resource_type: str | None) -> Response:
     """A ListResponse of ``resource_type`` (both types for ``None``), shaped as ``query`` asks."""
-    groups, members = _asks_for_groups(query.attributes), _members_wanted(query.excluded_attributes)
+    groups, members = (
+        _asks_for_groups(query.attributes),
+        _members_wanted(query.attributes, query.excluded_attributes),
+    )
     where = (query.filter, query.start_index, query.count)
     if resource_type == USER:
         page = service.list_users(*where, with_groups=groups)
@@ -166,7 +170,15 @@ def _asks_for_groups(attributes: list[str] | None) -> bool:
     )
 
 
-def _members_wanted(excluded: list[str] | None) -> bool:
+def _members_wanted(attributes: list[str] | None, excluded: list[str] | None) -> bool:
+    """Whether the answer shows a group's members: not loaded when they would be dropped.
+
+    ``attributes=displayName`` of a group of 50,000 then reads no member.
+    """
+    if attributes:
+        return any(
+            n.split(".")[0].lower() in ("members", f"{GROUP.lower()}:members") for n in attributes
+        )
     return "members" not in [n.lower() for n in excluded or []]
 
 
@@ -296,7 +308,9 @@ class GroupsView(ScimView):
 class GroupView(ScimView):
     def get(self, service: ScimService, scim_id: str) -> Response:
         return _with_version(
-            service.get_group(scim_id, members=_members_wanted(_names("excludedAttributes")))
+            service.get_group(
+                scim_id, members=_members_wanted(_names("attributes"), _names("excludedAttributes"))
+            )
         )
 
     def put(self, service: ScimService, scim_id: str) -> Response:
@@ -306,7 +320,10 @@ class GroupView(ScimView):
         service.patch_group(scim_id, _json_body(), _if_match())
         if _names("attributes") or _names("excludedAttributes"):
             return _with_version(
-                service.get_group(scim_id, members=_members_wanted(_names("excludedAttributes")))
+                service.get_group(
+                    scim_id,
+                    members=_members_wanted(_names("attributes"), _names("excludedAttributes")),
+                )
             )
         # 204: a one-member change costs the same in a group of 50,000.
         return scim_response(None, 204, {"ETag": service.group_version(scim_id)})
@@ -344,19 +361,23 @@ def _if_match() -> str | None:
     return request.headers.get("If-Match")
 
 
-bp.add_url_rule("/.search", view_func=SearchView.as_view("search"))
-bp.add_url_rule("/Users/.search", view_func=UserSearchView.as_view("search_users"))
-bp.add_url_rule("/Groups/.search", view_func=GroupSearchView.as_view("search_groups"))
-bp.add_url_rule("/Users", view_func=UsersView.as_view("users"))
-bp.add_url_rule("/Users/<scim_id>", view_func=UserView.as_view("user"))
-bp.add_url_rule("/Groups", view_func=GroupsView.as_view("groups"))
-bp.add_url_rule("/Groups/<scim_id>", view_func=GroupView.as_view("group"))
+bp.add_url_rule("/.search", view_func=SearchView.as_view("search"), merge_slashes=False)
+bp.add_url_rule(
+    "/Users/.search", view_func=UserSearchView.as_view("search_users"), merge_slashes=False
+)
+bp.add_url_rule(
+    "/Groups/.search", view_func=GroupSearchView.as_view("search_groups"), merge_slashes=False
+)
+bp.add_url_rule("/Users", view_func=UsersView.as_view("users"), merge_slashes=False)
+bp.add_url_rule("/Users/<scim_id>", view_func=UserView.as_view("user"), merge_slashes=False)
+bp.add_url_rule("/Groups", view_func=GroupsView.as_view("groups"), merge_slashes=False)
+bp.add_url_rule("/Groups/<scim_id>", view_func=GroupView.as_view("group"), merge_slashes=False)
 
 
 # -- discovery (RFC 7644 §4): readable without a token ------------------------------------------
 
 
-@bp.route("/ServiceProviderConfig", methods=ALL)
+@bp.route("/ServiceProviderConfig", methods=ALL, merge_slashes=False)
 def service_provider_config() -> Response:
     _only_get()
     return scim_response(
@@ -368,15 +389,15 @@ def service_provider_config() -> Response:
     )
 
 
-@bp.route("/ResourceTypes", methods=ALL)
-@bp.route("/ResourceTypes/<name>", methods=ALL)
+@bp.route("/ResourceTypes", methods=ALL, merge_slashes=False)
+@bp.route("/ResourceTypes/<name>", methods=ALL, merge_slashes=False)
 def resource_types(name: str | None = None) -> Response:
     _only_get()
     return _one_or_all(discovery.resource_types(_base()), name, "resource type")
 
 
-@bp.route("/Schemas", methods=ALL)
-@bp.route("/Schemas/<name>", methods=ALL)
+@bp.route("/Schemas", methods=ALL, merge_slashes=False)
+@bp.route("/Schemas/<name>", methods=ALL, merge_slashes=False)
 def schemas(name: str | None = None) -> Response:
     _only_get()
     return _one_or_all(discovery.schemas(_base()), name, "schema")
@@ -399,16 +420,29 @@ def _one_or_all(items: list[dict[str, t.Any]], name: str | None, what: str) -> R
 # -- what this server does not do, and everything else under the prefix -----------------------
 
 
-@bp.route("/Bulk", methods=ALL)
-@bp.route("/Me", methods=ALL)
+@bp.route("/Bulk", methods=ALL, merge_slashes=False)
+@bp.route("/Me", methods=ALL, merge_slashes=False)
 def not_implemented() -> Response:
     raise errors.NotImplementedByServer(
         "Bulk and /Me are not supported (see ServiceProviderConfig)."
     )
 
 
-@bp.route("/", methods=ALL)
-@bp.route("/<path:anything>", methods=ALL)
+class _Anything(BaseConverter):
+    """Any rest of a path: slashes first, doubled, or new lines included (``path`` refuses them)."""
+
+    regex = r"[\s\S]*"
+    weight = 1000  # after every other rule
+    part_isolating = False
+
+
+@bp.record_once
+def _register_converter(state: t.Any) -> None:
+    state.app.url_map.converters.setdefault("okta_scim_anything", _Anything)
+
+
+@bp.route("/", methods=ALL, merge_slashes=False, strict_slashes=False)
+@bp.route("/<okta_scim_anything:anything>", methods=ALL, merge_slashes=False)
 def unknown(anything: str = "") -> Response:
     raise directory_errors.NotFound(f"There is no SCIM endpoint at {request.path!r}.")
 

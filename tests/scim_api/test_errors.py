@@ -27,6 +27,12 @@ from tests.conftest import user_body
         ("GET", "/.search", 405),
         ("PUT", "/Users/.search", 405),
         ("GET", "/Schemas/urn:nope", 404),
+        # odd paths are SCIM 404s too, never the host's page or a redirect
+        ("PATCH", "/Users/%2F%0A", 404),
+        ("GET", "//Users", 404),
+        ("DELETE", "/Users//x", 404),
+        ("GET", "/Groups/%0A", 404),
+        ("GET", "", 404),
     ],
 )
 def test_errors_are_scim_bodies(scim, method, path, status):

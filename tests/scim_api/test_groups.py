@@ -170,3 +170,34 @@ def test_every_team_is_a_group(app, scim):
         directory.create_team(directory.get_organization("Acme"), "Hand made")
     listed = scim.get("/Groups").get_json(force=True)
     assert [g["displayName"] for g in listed["Resources"]] == ["Hand made"]
+
+
+def test_members_are_not_read_when_the_answer_leaves_them_out(app, scim):
+    """``attributes=displayName`` of a big group must not load its members to drop them."""
+    from sqlalchemy import event
+
+    from sample_app.models import db
+
+    ann, bob = users(scim, "ann", "bob")
+    group = new_group(scim, "Big", [ann, bob])
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for query in ("attributes=displayName", "excludedAttributes=members"):
+            for path in ("/Groups", f"/Groups/{group['id']}"):
+                statements.clear()
+                body = scim.get(f"{path}?{query}").get_json(force=True)
+                assert "members" not in str(body), (path, query)
+                assert not [s for s in statements if "group_member" in s], (path, query)
+        statements.clear()
+        listed = scim.get("/Groups?attributes=members").get_json(force=True)
+        assert len(listed["Resources"][0]["members"]) == 2
+        assert [s for s in statements if "group_member" in s]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
