@@ -124,6 +124,18 @@ FORMS: dict[str, tuple[str, t.Callable[[int], tuple[Resource | None, Body]]]] = 
             ),
         ),
     ),
+    "user n ops add one email": (
+        "ops",
+        lambda n: (
+            user(n),
+            body(
+                *(
+                    {"op": "add", "path": "emails", "value": [{"value": f"x{i}@acme.example"}]}
+                    for i in range(n)
+                )
+            ),
+        ),
+    ),
     "user n ops enterprise manager (Entra)": (
         "ops",
         lambda n: (

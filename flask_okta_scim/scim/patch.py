@@ -241,6 +241,9 @@ class _Patcher:
         self.names = _Names()
         self.lookups = 0
         self.characters = 0
+        #: id(list) -> (list, fingerprints of its items), so that n one-item adds cost O(n);
+        #: dropped when a value filter changes the list's items (charged to the filter budget).
+        self.fingerprints: dict[int, tuple[list[t.Any], set[str]]] = {}
 
     def apply(self, op: str, path: Path, value: t.Any, merge: bool) -> None:
         value = copy.deepcopy(value)  # never share structure with the request body
@@ -299,7 +302,11 @@ class _Patcher:
             return
         current = container.get(key)
         if op == "add" and isinstance(current, list):
-            seen = {_fingerprint(item) for item in current}
+            entry = self.fingerprints.get(id(current))
+            if entry is None:
+                entry = (current, {_fingerprint(item) for item in current})
+                self.fingerprints[id(current)] = entry
+            seen = entry[1]
             for item in value if isinstance(value, list) else [value]:
                 fingerprint = _fingerprint(item)
                 if fingerprint not in seen:
@@ -345,6 +352,7 @@ class _Patcher:
         assert node is not None
         items = container.get(key)
         items = items if isinstance(items, list) else []
+        self.fingerprints.pop(id(items), None)
         self.lookups += len(items) * _comparisons(node)
         if self.lookups > MAX_FILTER_LOOKUPS:
             raise _too_much_filtering()

@@ -224,3 +224,20 @@ def test_only_the_enterprise_manager_is_made_an_object():
         {"userName": "a@b.co"}, {"op": "add", "path": f"{other}:manager", "value": "x"}
     )
     assert result[other] == {"manager": "x"}
+
+
+def test_n_one_item_adds_fingerprint_each_item_once(monkeypatch):
+    """Each add hashed the whole list again: n² fingerprints."""
+    calls = 0
+    real = patch_module._fingerprint
+
+    def counting(item: t.Any) -> str:
+        nonlocal calls
+        calls += 1
+        return real(item)
+
+    monkeypatch.setattr(patch_module, "_fingerprint", counting)
+    user = {"userName": "ann@acme.example", "emails": emails(N)}
+    adds = [{"op": "add", "path": "emails", "value": [{"value": f"x{i}@b.co"}]} for i in range(N)]
+    assert len(patched(user, *adds)["emails"]) == 2 * N
+    assert calls <= 3 * N
