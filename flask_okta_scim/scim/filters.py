@@ -333,24 +333,34 @@ def _chain(tree: t.Any) -> tuple[list[t.Any], list[str]]:
     return operands, ops
 
 
-def matches(node: Node, item: Mapping[str, t.Any]) -> bool:
+def matches(
+    node: Node,
+    item: Mapping[str, t.Any],
+    lookup: t.Callable[[Mapping[str, t.Any], str], t.Any] | None = None,
+) -> bool:
     """Whether one element of a multi-valued attribute (``{"value": ...}``) matches ``node``.
 
     Used for PATCH value paths (``emails[type eq "work"]``,
     ``members[value eq "..."]``): ``node``'s attribute names are looked up as
-    the part after the last dot, case-insensitively. String comparison is
-    case-insensitive except for ``value`` of references.
+    the part after the last dot, case-insensitively: by ``lookup(item, name)``
+    when given (PATCH passes an indexed one), else by scanning ``item``'s keys.
+    String comparison is case-insensitive except for ``value`` of references.
+    Evaluates the whole tree for every call: it does not cache across items.
     """
     if isinstance(node, And):
-        return matches(node.left, item) and matches(node.right, item)
+        return matches(node.left, item, lookup) and matches(node.right, item, lookup)
     if isinstance(node, Or):
-        return matches(node.left, item) or matches(node.right, item)
+        return matches(node.left, item, lookup) or matches(node.right, item, lookup)
     if isinstance(node, Not):
-        return not matches(node.expr, item)
+        return not matches(node.expr, item, lookup)
     if isinstance(node, ValuePath):  # never made for AnyAttribute, the map PATCH paths use
-        return matches(node.filter, item)
-    key = node.attribute.rpartition(".")[2].lower()
-    actual = next((v for k, v in item.items() if k.lower() == key), None)
+        return matches(node.filter, item, lookup)
+    name = node.attribute.rpartition(".")[2]
+    if lookup is not None:
+        actual = lookup(item, name)
+    else:
+        key = name.lower()
+        actual = next((v for k, v in item.items() if k.lower() == key), None)
     if node.op == "pr":
         return actual not in (None, "", [], {})
     expected = node.value

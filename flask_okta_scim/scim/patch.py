@@ -4,13 +4,15 @@
 Entra's string booleans are left to the resource readers). :func:`apply_patch`
 applies the operations to a plain resource dict and returns a new one; the
 caller then stores the result like a PUT. Group membership is not patched this
-way: :func:`group_changes` turns a Group PatchOp into set operations, so that
-concurrent PATCHes never overwrite each other's members.
+way: :func:`~flask_okta_scim.scim.group_patch.group_changes` turns a Group
+PatchOp into set operations, so that concurrent PATCHes never overwrite each
+other's members.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 import typing as t
 from dataclasses import dataclass
@@ -18,9 +20,7 @@ from dataclasses import field
 
 from ..core.errors import InvalidValue
 from .constants import ENTERPRISE_USER
-from .constants import GROUP
 from .constants import PATCH_OP
-from .constants import USER
 from .errors import InvalidPath
 from .errors import InvalidSyntax
 from .errors import NoTarget
@@ -29,14 +29,11 @@ from .filters import And
 from .filters import AnyAttribute
 from .filters import Compare
 from .filters import Node
+from .filters import Not
 from .filters import Or
 from .filters import matches
 from .filters import parse_filter
-from .resources import MAX_EXTERNAL_ID
-from .resources import MAX_GROUP_NAME
 from .resources import READ_ONLY
-from .resources import check_length
-from .resources import member_values
 
 MAX_OPERATIONS = 1000
 #: Extension schemas whose URN may prefix a path.
@@ -138,6 +135,13 @@ def parse_patch(body: t.Any, core_schema: str) -> list[Operation]:
 
 # -- applying operations to a resource dict ---------------------------------------------------
 
+#: The most attribute look-ups one PATCH's value filters may make: the sum, over operations
+#: with a value filter, of the elements filtered times the filter's comparisons. Okta and
+#: Entra need a few dozen. Checked before each such operation runs (400 tooMany beyond).
+MAX_FILTER_LOOKUPS = 50_000
+#: The most characters of element values those look-ups may compare, counted as they go.
+MAX_FILTER_CHARACTERS = 5_000_000
+
 
 def apply_patch(
     resource: dict[str, t.Any], operations: list[Operation], core_schema: str
@@ -149,117 +153,266 @@ def apply_patch(
     A value filter that matches nothing is an error (``noTarget``) for
     ``replace`` of a sub-attribute, except that ``add``/``replace`` with an
     equality filter (``emails[type eq "work"].value``) creates the element, as
-    Entra expects.
+    Entra expects. The enterprise ``manager`` is kept as ``{"value": id}``
+    whichever form arrives (Entra sends the bare id).
+
+    Costs O(size of the resource and the operations): attribute names are
+    found through a case-insensitive index, duplicates of an ``add`` through a
+    hash, and value filters within :data:`MAX_FILTER_WORK` (:class:`TooMany`
+    beyond). Does not check the result: the caller reads it like a PUT body
+    (:func:`~flask_okta_scim.scim.resources.parse_user`), which enforces lengths.
     """
-    result = copy.deepcopy(resource)
+    patcher = _Patcher(copy.deepcopy(resource))
     for operation in operations:
         if operation.path is None:
             for key, value in operation.value.items():
-                path = parse_path(key, core_schema)
-                _apply(result, operation.op, path, value, merge=True)
+                patcher.apply(operation.op, parse_path(key, core_schema), value, merge=True)
         else:
-            _apply(result, operation.op, operation.path, operation.value, merge=False)
-    return result
+            patcher.apply(operation.op, operation.path, operation.value, merge=False)
+    return patcher.resource
 
 
-def _key(container: dict[str, t.Any], name: str) -> str:
-    return next((k for k in container if k.lower() == name.lower()), name)
+class _Names:
+    """Case-insensitive attribute names (RFC 7643 §2.1) of the objects one PATCH changes.
 
+    :meth:`key` finds a name in O(1): an exact match first, else a per-object
+    index from lower-cased names to their spellings (an object may hold more
+    than one, as sent), built once per object and kept up to date by
+    :meth:`set` and :meth:`pop`. Does not see changes made otherwise: while
+    an object is indexed, change it only through these methods. The index
+    keeps each object alive, so that its ``id`` is never reused.
+    """
 
-def _apply(resource: dict[str, t.Any], op: str, path: Path, value: t.Any, merge: bool) -> None:
-    value = copy.deepcopy(value)  # never share structure with the request body
-    if path.urn is None and path.attribute.lower() in READ_ONLY:
-        return
-    container = resource
-    if path.urn is not None:
-        urn_key = _key(resource, path.urn)
-        if op == "remove" and urn_key not in resource:
+    def __init__(self) -> None:
+        self._index: dict[int, tuple[dict[str, t.Any], dict[str, dict[str, None]]]] = {}
+
+    def key(self, container: dict[str, t.Any], name: str) -> str:
+        """The spelling of ``name`` in ``container`` (the first one), or ``name`` when absent."""
+        if name in container:
+            return name
+        spellings = self._lowered(container).get(name.lower())
+        return next(iter(spellings)) if spellings else name
+
+    def get(self, container: t.Mapping[str, t.Any], name: str) -> t.Any:
+        """The value of ``name`` in ``container``, ``None`` when absent."""
+        if name in container or not isinstance(container, dict):
+            return container.get(name)
+        return container.get(self.key(container, name))
+
+    def set(self, container: dict[str, t.Any], name: str, value: t.Any) -> None:
+        key = self.key(container, name)
+        container[key] = value
+        entry = self._index.get(id(container))
+        if entry is not None:
+            entry[1].setdefault(key.lower(), {})[key] = None
+
+    def pop(self, container: dict[str, t.Any], name: str) -> None:
+        key = self.key(container, name)
+        if key not in container:
             return
-        container = resource.setdefault(urn_key, {})
-        if not isinstance(container, dict):
-            raise InvalidPath(f"{path.urn} is not an extension object.")
-    elif path.attribute.lower().startswith("urn:"):
-        # a whole extension: {"urn:...:User": {...}}
-        key = _key(resource, path.attribute)
-        if op == "remove":
-            resource.pop(key, None)
-        elif isinstance(value, dict) and isinstance(resource.get(key), dict):
-            resource[key].update(value)
-        else:
-            resource[key] = value
-        return
+        del container[key]
+        entry = self._index.get(id(container))
+        if entry is not None:
+            spellings = entry[1].get(key.lower(), {})
+            spellings.pop(key, None)
+            if not spellings:
+                entry[1].pop(key.lower(), None)
 
-    key = _key(container, path.attribute)
-    if path.value_filter is None and path.sub is None:
-        _apply_simple(container, key, op, value, merge)
-        return
-    if path.value_filter is None:
-        # attr.sub on a complex attribute
-        target = container.setdefault(key, {}) if op != "remove" else container.get(key)
+    def merge(self, container: dict[str, t.Any], values: dict[str, t.Any]) -> None:
+        """``container.update(values)``, names matched case-insensitively."""
+        for name, value in values.items():
+            self.set(container, name, value)
+
+    def _lowered(self, container: dict[str, t.Any]) -> dict[str, dict[str, None]]:
+        entry = self._index.get(id(container))
+        if entry is None:
+            lowered: dict[str, dict[str, None]] = {}
+            for k in container:
+                lowered.setdefault(k.lower(), {})[k] = None
+            entry = self._index[id(container)] = (container, lowered)
+        return entry[1]
+
+
+class _Patcher:
+    """One PATCH's working copy of a resource, and what applying to it has cost so far."""
+
+    def __init__(self, resource: dict[str, t.Any]) -> None:
+        self.resource = resource
+        self.names = _Names()
+        self.lookups = 0
+        self.characters = 0
+        #: id(list) -> (list, fingerprints of its items), so that n one-item adds cost O(n);
+        #: dropped when a value filter changes the list's items (charged to the filter budget).
+        self.fingerprints: dict[int, tuple[list[t.Any], set[str]]] = {}
+
+    def apply(self, op: str, path: Path, value: t.Any, merge: bool) -> None:
+        value = copy.deepcopy(value)  # never share structure with the request body
+        names, resource = self.names, self.resource
+        if path.urn is None and path.attribute.lower() in READ_ONLY:
+            return
+        container = resource
+        if path.urn is not None:
+            urn_key = names.key(resource, path.urn)
+            if op == "remove" and urn_key not in resource:
+                return
+            if urn_key not in resource:
+                names.set(resource, urn_key, {})
+            container = resource[urn_key]
+            if not isinstance(container, dict):
+                raise InvalidPath(f"{path.urn} is not an extension object.")
+        elif path.attribute.lower().startswith("urn:"):
+            # a whole extension: {"urn:...:User": {...}}
+            key = names.key(resource, path.attribute)
+            if op == "remove":
+                names.pop(resource, key)
+            elif isinstance(value, dict) and isinstance(resource.get(key), dict):
+                names.merge(resource[key], value)
+            else:
+                names.set(resource, key, value)
+            self._manager(key)
+            return
+
+        key = names.key(container, path.attribute)
+        if path.value_filter is not None:
+            self._filtered(container, key, op, path, value)
+        elif path.sub is None:
+            self._simple(container, key, op, value, merge)
+        else:
+            self._sub(container, key, op, path, value)
+        if path.urn is not None:
+            self._manager(path.urn)
+
+    def _manager(self, urn: str) -> None:
+        """Entra's bare-id ``manager`` -> ``{"value": id}`` at once, so that a later
+        ``manager.value`` operation of the same PATCH finds an object."""
+        if urn.lower() != ENTERPRISE_USER.lower():
+            return
+        extension = self.names.get(self.resource, urn)
+        if isinstance(extension, dict):
+            key = self.names.key(extension, "manager")
+            if isinstance(extension.get(key), str):
+                self.names.set(extension, key, {"value": extension[key]})
+
+    def _simple(
+        self, container: dict[str, t.Any], key: str, op: str, value: t.Any, merge: bool
+    ) -> None:
+        names = self.names
+        if op == "remove":
+            names.pop(container, key)
+            return
+        current = container.get(key)
+        if op == "add" and isinstance(current, list):
+            entry = self.fingerprints.get(id(current))
+            if entry is None:
+                entry = (current, {_fingerprint(item) for item in current})
+                self.fingerprints[id(current)] = entry
+            seen = entry[1]
+            for item in value if isinstance(value, list) else [value]:
+                fingerprint = _fingerprint(item)
+                if fingerprint not in seen:
+                    seen.add(fingerprint)
+                    current.append(item)
+        elif isinstance(current, dict) and isinstance(value, dict) and (op == "add" or merge):
+            names.merge(current, value)
+        elif op == "replace" and isinstance(current, dict) and isinstance(value, dict):
+            names.merge(current, value)  # RFC 7644 §3.5.2.3: unspecified sub-attributes stay
+        else:
+            names.set(container, key, value)
+
+    def _sub(
+        self, container: dict[str, t.Any], key: str, op: str, path: Path, value: t.Any
+    ) -> None:
+        """``attr.sub`` on a complex attribute."""
+        names, sub = self.names, path.sub or ""
+        target = container.get(key)
         if op == "remove":
             if isinstance(target, dict):
-                target.pop(_key(target, path.sub or ""), None)
+                names.pop(target, sub)
             return
+        if target is None:
+            target = {}
+            names.set(container, key, target)
         if not isinstance(target, dict):
             raise InvalidPath(f"{path.attribute} is not a complex attribute.")
-        target[_key(target, path.sub or "")] = value
-        return
-    _apply_filtered(container, key, op, path, value)
+        names.set(target, sub, value)
+
+    def _lookup(self, item: t.Mapping[str, t.Any], name: str) -> t.Any:
+        """An element's attribute for a value filter, its characters counted."""
+        value = self.names.get(item, name)
+        if isinstance(value, str):
+            self.characters += len(value)
+            if self.characters > MAX_FILTER_CHARACTERS:
+                raise _too_much_filtering()
+        return value
+
+    def _filtered(
+        self, container: dict[str, t.Any], key: str, op: str, path: Path, value: t.Any
+    ) -> None:
+        names, node = self.names, path.value_filter
+        assert node is not None
+        items = container.get(key)
+        items = items if isinstance(items, list) else []
+        self.fingerprints.pop(id(items), None)
+        self.lookups += len(items) * _comparisons(node)
+        if self.lookups > MAX_FILTER_LOOKUPS:
+            raise _too_much_filtering()
+        hits = [
+            i
+            for i, item in enumerate(items)
+            if isinstance(item, dict) and matches(node, item, lookup=self._lookup)
+        ]
+        if op == "remove":
+            if path.sub is None:
+                gone = set(hits)
+                kept = [item for i, item in enumerate(items) if i not in gone]
+                if kept:
+                    names.set(container, key, kept)
+                else:
+                    names.pop(container, key)
+            else:
+                for i in hits:
+                    names.pop(items[i], path.sub)
+            return
+        if not hits:
+            template = _equality_template(node)
+            if template is None:
+                raise NoTarget(f"Nothing matches the path {path.text!r}.")
+            items.append(template)
+            names.set(container, key, items)
+            hits = [len(items) - 1]
+        for i in hits:
+            if path.sub is not None:
+                names.set(items[i], path.sub, value)
+            elif isinstance(value, dict):
+                names.merge(items[i], value)
+            else:
+                raise InvalidValue(f"The value for {path.text!r} must be an object.")
 
 
-def _apply_simple(
-    container: dict[str, t.Any], key: str, op: str, value: t.Any, merge: bool
-) -> None:
-    if op == "remove":
-        container.pop(key, None)
-        return
-    current = container.get(key)
-    if op == "add" and isinstance(current, list):
-        for item in value if isinstance(value, list) else [value]:
-            if item not in current:
-                current.append(item)
-    elif (op == "add" or merge) and isinstance(current, dict) and isinstance(value, dict):
-        current.update(value)
-    elif op == "replace" and isinstance(current, dict) and isinstance(value, dict):
-        current.update(value)  # RFC 7644 §3.5.2.3: unspecified sub-attributes stay
-    else:
-        container[key] = value
+def _too_much_filtering() -> TooMany:
+    return TooMany(
+        "The value filters of this PATCH would examine too many elements; "
+        "send fewer operations per request."
+    )
 
 
-def _apply_filtered(
-    container: dict[str, t.Any], key: str, op: str, path: Path, value: t.Any
-) -> None:
-    items = container.get(key)
-    items = items if isinstance(items, list) else []
-    assert path.value_filter is not None
-    hits = [
-        i
-        for i, item in enumerate(items)
-        if isinstance(item, dict) and matches(path.value_filter, item)
-    ]
-    if op == "remove":
-        if path.sub is None:
-            container[key] = [item for i, item in enumerate(items) if i not in hits]
-            if not container[key]:
-                container.pop(key)
+def _fingerprint(item: t.Any) -> str:
+    """A hashable stand-in for a JSON value: equal values, equal fingerprints."""
+    return json.dumps(item, sort_keys=True, separators=(",", ":"))
+
+
+def _comparisons(node: Node) -> int:
+    """How many comparisons a filter makes per element (its leaves), without recursion."""
+    count, stack = 0, [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (And, Or)):
+            stack += (current.left, current.right)
+        elif isinstance(current, Not):
+            stack.append(current.expr)
         else:
-            for i in hits:
-                items[i].pop(_key(items[i], path.sub), None)
-        return
-    if not hits:
-        template = _equality_template(path.value_filter)
-        if template is None:
-            raise NoTarget(f"Nothing matches the path {path.text!r}.")
-        items.append(template)
-        container[key] = items
-        hits = [len(items) - 1]
-    for i in hits:
-        if path.sub is not None:
-            items[i][_key(items[i], path.sub)] = value
-        elif isinstance(value, dict):
-            items[i].update(value)
-        else:
-            raise InvalidValue(f"The value for {path.text!r} must be an object.")
+            count += 1
+    return count
 
 
 def _equality_template(node: Node) -> dict[str, t.Any] | None:
@@ -273,7 +426,7 @@ def _equality_template(node: Node) -> dict[str, t.Any] | None:
     return None
 
 
-# -- groups: membership as set operations -------------------------------------------------------
+# -- groups: what a Group PATCH asks for (read by group_patch.group_changes) ----------------------
 
 
 @dataclass
@@ -287,97 +440,11 @@ class GroupChanges:
     membership: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
-def group_changes(operations: list[Operation]) -> GroupChanges:
-    """Turn a Group PatchOp into :class:`GroupChanges`.
-
-    Understood: Okta's path-less ``replace`` carrying ``id`` and
-    ``displayName`` (the ``id`` is ignored), ``members[value eq "…"]``
-    removal (a non-member is a no-op), ``add``/``replace`` of ``members``,
-    Entra's ``remove`` of ``members`` with a value list; a ``remove`` of
-    ``members`` without value empties the group (RFC 7644 §3.5.2.2).
-    """
-    changes = GroupChanges()
-    for operation in operations:
-        if operation.path is None:
-            for key, value in operation.value.items():
-                _group_op(changes, operation.op, key, None, value, True)
-        else:
-            path = operation.path
-            if path.urn is not None or path.sub is not None:
-                raise InvalidPath(f"Groups have no attribute {path.text!r}.")
-            _group_op(
-                changes,
-                operation.op,
-                path.attribute,
-                path.value_filter,
-                operation.value,
-                operation.has_value,
-            )
-    return changes
-
-
-def _group_op(
-    changes: GroupChanges,
-    op: str,
-    name: str,
-    value_filter: Node | None,
-    value: t.Any,
-    has_value: bool,
-) -> None:
-    lower = name.lower()
-    if lower in ("id", "meta", "schemas"):
-        return
-    if lower.startswith("urn:") and lower.startswith(GROUP.lower() + ":"):
-        lower = lower[len(GROUP) + 1 :]
-    if lower == "displayname":
-        if op == "remove" or not isinstance(value, str) or not value.strip():
-            raise InvalidValue("displayName must be a non-empty string.")
-        check_length(value.strip(), "displayName", MAX_GROUP_NAME)
-        changes.display_name = value.strip()
-    elif lower == "externalid":
-        if op != "remove" and value is not None and not isinstance(value, str):
-            raise InvalidValue("externalId must be a string.")
-        check_length(value, "externalId", MAX_EXTERNAL_ID)
-        changes.external_id = None if op == "remove" else (value or None)
-        changes.external_id_set = True
-    elif lower == "members":
-        if value_filter is not None:
-            if op != "remove":
-                raise InvalidPath("Only remove may use a members[value eq ...] path.")
-            changes.membership.append(("remove", _filtered_member_ids(value_filter)))
-        elif op == "remove":
-            if has_value and value not in (None, []):
-                changes.membership.append(("remove", member_values(value)))
-            else:
-                changes.membership.append(("replace", []))
-        elif op == "add":
-            changes.membership.append(("add", member_values(value if value is not None else [])))
-        else:
-            changes.membership.append(
-                ("replace", member_values(value if value is not None else []))
-            )
-    else:
-        raise InvalidPath(f"Groups have no attribute {name!r}.")
-
-
-def _filtered_member_ids(node: Node) -> list[str]:
-    if isinstance(node, Compare) and node.op == "eq" and node.attribute.lower() == "value":
-        if not isinstance(node.value, str):
-            raise InvalidPath("members[value eq ...] needs a string id.")
-        return [node.value]
-    if isinstance(node, Or):
-        return _filtered_member_ids(node.left) + _filtered_member_ids(node.right)
-    raise InvalidPath('Only members[value eq "id"] filters (joined by or) are supported.')
-
-
 __all__ = [
-    "GROUP",
-    "USER",
     "GroupChanges",
     "Operation",
     "Path",
     "apply_patch",
-    "group_changes",
     "parse_patch",
     "parse_path",
 ]

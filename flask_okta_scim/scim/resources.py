@@ -17,6 +17,7 @@ from datetime import timezone
 
 from ..core.emails import normalize_email
 from ..core.errors import InvalidValue
+from ..core.text import fold
 from .constants import ENTERPRISE_USER
 from .constants import GROUP
 from .constants import USER
@@ -60,6 +61,7 @@ _USER_KEYS = {
         ENTERPRISE_USER,
     )
 }
+_MANAGER_KEYS = {k.lower(): k for k in ("value", "$ref", "displayName")}
 _GROUP_KEYS = {
     k.lower(): k for k in ("displayName", "members", "externalId", "id", "meta", "schemas")
 }
@@ -87,10 +89,18 @@ class GroupInput:
     member_ids: list[str] | None  # None when the body has no "members"
 
 
-#: The longest email address kept (RFC 5321 allows 64 + 1 + 255).
+#: The longest email address kept (RFC 5321 allows 64 + 1 + 255), of any ``emails`` type.
 MAX_EMAIL_LENGTH = 320
+#: The longest ``type`` of an email (``work``, ``home``...).
+MAX_EMAIL_TYPE = 50
+#: The longest userName kept.
+MAX_USER_NAME = 512
+#: The longest user displayName kept.
+MAX_DISPLAY_NAME = 512
 #: The longest externalId kept.
 MAX_EXTERNAL_ID = 512
+#: The longest enterprise ``manager.value`` (the manager's id) kept.
+MAX_MANAGER = 512
 #: The longest group (team) name kept.
 MAX_GROUP_NAME = 200
 
@@ -129,8 +139,11 @@ def check_text(value: str) -> None:
 
 
 def check_length(value: t.Any, name: str, size: int) -> None:
-    """:class:`InvalidValue` for a string longer than ``size`` (what its column holds)."""
-    if isinstance(value, str) and len(value) > size:
+    """:class:`InvalidValue` naming ``name`` for a string longer than ``size`` (what its column
+    holds), as sent, lower-cased or folded: lookup columns hold those forms, which can be
+    longer (``"İ".lower()`` is two characters, ``"ﬃ"`` folds to three). Does not check the
+    type: non-strings pass."""
+    if isinstance(value, str) and max(len(value), len(value.lower()), len(fold(value))) > size:
         raise InvalidValue(f"{name} must be at most {size} characters.")
 
 
@@ -176,8 +189,7 @@ def parse_user(body: t.Any) -> UserInput:
     user_name = data.pop("userName", None)
     if not isinstance(user_name, str) or not user_name.strip():
         raise InvalidValue("userName is required and must be a non-empty string.")
-    if len(user_name) > 512:
-        raise InvalidValue("userName must be at most 512 characters.")
+    check_length(user_name, "userName", MAX_USER_NAME)
     password = data.pop("password", None)
     if password is not None and not isinstance(password, str):
         raise InvalidValue("password must be a string.")
@@ -192,11 +204,15 @@ def parse_user(body: t.Any) -> UserInput:
     display_name = attributes.get("displayName")
     if display_name is not None and not isinstance(display_name, str):
         raise InvalidValue("displayName must be a string.")
-    check_length(display_name, "displayName", 512)
+    check_length(display_name, "displayName", MAX_DISPLAY_NAME)
     check_length(external_id, "externalId", MAX_EXTERNAL_ID)
     _check_multi_valued(attributes)
-    if ENTERPRISE_USER in attributes and not isinstance(attributes[ENTERPRISE_USER], dict):
-        raise InvalidValue("The enterprise extension must be an object.")
+    if ENTERPRISE_USER in attributes:
+        if not isinstance(attributes[ENTERPRISE_USER], dict):
+            raise InvalidValue("The enterprise extension must be an object.")
+        attributes[ENTERPRISE_USER] = enterprise_manager(attributes[ENTERPRISE_USER])
+        if not attributes[ENTERPRISE_USER]:
+            del attributes[ENTERPRISE_USER]
     return UserInput(
         user_name=user_name,
         email=account_email(user_name, attributes),
@@ -227,9 +243,42 @@ def _check_multi_valued(attributes: Mapping[str, t.Any]) -> None:
     for item in attributes.get("emails", []):
         if not isinstance(item.get("value"), str):
             raise InvalidValue("Every email needs a string value.")
-        check_length(item["value"], "An email value", MAX_EMAIL_LENGTH)
+        for key, value in item.items():  # every spelling: names are case-insensitive
+            if key.lower() == "value":
+                check_length(value, "emails.value", MAX_EMAIL_LENGTH)
+            elif key.lower() == "type":
+                if not isinstance(value, str):
+                    raise InvalidValue("emails.type must be a string.")
+                check_length(value, "emails.type", MAX_EMAIL_TYPE)
     if not isinstance(attributes.get("name", {}), dict):
         raise InvalidValue("name must be an object.")
+
+
+def enterprise_manager(extension: Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The enterprise extension with its ``manager`` as RFC 7643 §4.3 has it: ``{"value": id}``.
+
+    Entra sends the bare id (``"manager": "2611..."``); Okta the object. An
+    empty id removes the manager. Raises :class:`InvalidValue` for anything
+    else, or an id longer than :data:`MAX_MANAGER`. Does not check that the
+    manager is a user of ours (Entra may send one it has not provisioned).
+    """
+    result = dict(extension)
+    key = next((k for k in result if k.lower() == "manager"), None)
+    if key is None:
+        return result
+    manager = result.pop(key)
+    if isinstance(manager, str):
+        manager = {"value": manager}
+    if not isinstance(manager, dict):
+        raise InvalidValue(f"{ENTERPRISE_USER}:manager must be an id or an object with a value.")
+    manager = prune(canonical_keys(manager, _MANAGER_KEYS))
+    value = manager.get("value")
+    if value is not None and not isinstance(value, str):
+        raise InvalidValue(f"{ENTERPRISE_USER}:manager.value must be a string.")
+    check_length(value, f"{ENTERPRISE_USER}:manager.value", MAX_MANAGER)
+    if manager:
+        result["manager"] = manager
+    return result
 
 
 def primary_email(attributes: Mapping[str, t.Any]) -> str | None:
@@ -249,13 +298,16 @@ def account_email(user_name: str, attributes: Mapping[str, t.Any]) -> str:
 
     Raises :class:`InvalidValue` saying that Okta must use the Email username format.
     """
-    for candidate in (user_name, primary_email(attributes)):
+    for name, candidate in (("userName", user_name), ("emails.value", primary_email(attributes))):
         if candidate is None:
             continue
         try:
-            return normalize_email(candidate)
+            email = normalize_email(candidate)
         except InvalidValue:
             continue
+        # normalising can lengthen the domain (IDNA): check what is stored
+        check_length(email, f"{name} (as the account's email address)", MAX_EMAIL_LENGTH)
+        return email
     raise InvalidValue(
         f"userName {user_name!r} is not an email address and the user has no primary email: "
         "set the application's username format to Email in Okta."

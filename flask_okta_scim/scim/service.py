@@ -23,9 +23,9 @@ from .constants import USER
 from .errors import PreconditionFailed
 from .filters import Node
 from .filters import parse_filter
+from .group_patch import group_changes
 from .patch import GroupChanges
 from .patch import apply_patch
-from .patch import group_changes
 from .patch import parse_patch
 from .resources import GroupInput
 from .resources import UserInput

@@ -29,12 +29,12 @@ from flask_okta_scim.scim.errors import answer
 from flask_okta_scim.scim.filters import And
 from flask_okta_scim.scim.filters import Compare
 from flask_okta_scim.scim.filters import Or
+from flask_okta_scim.scim.group_patch import group_changes
 from flask_okta_scim.scim.patch import MAX_OPERATIONS
 from flask_okta_scim.scim.patch import GroupChanges
 from flask_okta_scim.scim.patch import Operation
 from flask_okta_scim.scim.patch import Path
 from flask_okta_scim.scim.patch import apply_patch
-from flask_okta_scim.scim.patch import group_changes
 from flask_okta_scim.scim.patch import parse_patch
 from flask_okta_scim.scim.patch import parse_path
 from flask_okta_scim.scim.resources import parse_user
@@ -705,9 +705,9 @@ def test_okta_several_removes_and_one_multi_value_add_keep_their_order():
             ],
         },
     )
+    # consecutive removes are one set operation (one query), still before the add
     assert result.membership == [
-        ("remove", ["removeUser1"]),
-        ("remove", ["removeUser2"]),
+        ("remove", ["removeUser1", "removeUser2"]),
         ("add", ["addUser1", "addUser2"]),
     ]
 

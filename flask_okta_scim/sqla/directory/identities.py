@@ -516,7 +516,7 @@ class Identities(SearchKeys):
 def _clean_user_name(value: t.Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidValue("userName must be a non-empty string.")
-    if len(value) > 512:
+    if max(len(value), len(fold(value))) > 512:  # the key column holds the folded form
         raise InvalidValue("userName must be at most 512 characters.")
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise InvalidValue("userName must not contain control characters.")
