@@ -26,6 +26,7 @@ from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import delete
 from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import insert
@@ -411,9 +412,28 @@ def _keep_groups_with_teams(models: Models) -> None:
 
     @event.listens_for(models.team, "after_update")
     def _team_updated(mapper: t.Any, connection: t.Any, team: t.Any) -> None:
-        key = fold(team.name)
-        current = connection.execute(
-            select(group.c.name_key).where(group.c.team_id == team.id)
+        row = connection.execute(
+            select(group.c.name_key, group.c.organization_id).where(group.c.team_id == team.id)
         ).first()
-        if current is not None and current[0] != key:
+        if row is None:
+            return
+        key = fold(team.name)
+        if row.organization_id != team.organization_id:
+            # A team moved to another organization: its group follows, unlinked and
+            # emptied (the member list held the old organization's people).
+            members = models.group_member.__table__
+            group_id = select(group.c.id).where(group.c.team_id == team.id).scalar_subquery()
+            connection.execute(delete(members).where(members.c.group_id == group_id))
+            connection.execute(
+                update(group)
+                .where(group.c.team_id == team.id)
+                .values(
+                    organization_id=team.organization_id,
+                    name_key=key,
+                    managed=False,
+                    external_id=None,
+                    version=group.c.version + 1,
+                )
+            )
+        elif row.name_key != key:
             connection.execute(update(group).where(group.c.team_id == team.id).values(name_key=key))

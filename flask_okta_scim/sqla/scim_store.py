@@ -214,7 +214,11 @@ class SQLAlchemyScimStore:
     def find_groups(self, condition: Node | None, start: int, count: int, *, members: bool) -> Page:
         """The organization's teams (every team is a SCIM group), in creation order."""
         group, team = self.models.group, self.models.team
-        where = [group.organization_id == self.organization.id]
+        # The team's organization too: a group row never outlives a team's move.
+        where = [
+            group.organization_id == self.organization.id,
+            team.organization_id == self.organization.id,
+        ]
         if condition is not None:
             where.append(group_condition(condition, self.models))
         base = select(group, team).join(team, team.id == group.team_id).where(*where)
@@ -249,7 +253,11 @@ class SQLAlchemyScimStore:
         stmt = (
             select(group, team)
             .join(team, team.id == group.team_id)
-            .where(group.id == scim_id, group.organization_id == self.organization.id)
+            .where(
+                group.id == scim_id,
+                group.organization_id == self.organization.id,
+                team.organization_id == self.organization.id,
+            )
         )
         if for_update:
             stmt = stmt.with_for_update(of=group).execution_options(populate_existing=True)

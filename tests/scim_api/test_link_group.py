@@ -154,3 +154,25 @@ def test_cli_name_lookups_keep_working_for_linked_teams(app, scim):
     assert json.loads(okta_cli_ok(app, "team", "list", "Acme"))[0]["managed_by_okta"] is True
     okta_cli_ok(app, "team", "rename", "Acme", "Platform", "Plattform Ö")
     assert [g["id"] for g in find(scim, "plattform ö")] == [group["id"]]
+
+
+def test_a_team_moved_to_another_organization_leaves_its_groups(app, scim):
+    """The group row follows the team: the old organization's token loses it, unlinked."""
+    ann = scim.post("/Users", user_body("ann@acme.example")).get_json(force=True)["id"]
+    group = scim.post(
+        "/Groups", {"schemas": [GROUP], "displayName": "Movers", "members": [{"value": ann}]}
+    ).get_json(force=True)
+    globex_id, token = provisioning_org(app, "Globex")
+    with app.app_context(), okta.directory().atomic() as directory:
+        team = directory.get_team(directory.get_organization("Acme"), "Movers")
+        directory.remove_team_members(team, directory.team_members(team))
+        team.organization_id = globex_id  # the host moves it, through its own ORM
+    assert scim.get(f"/Groups/{group['id']}").status_code == 404
+    assert scim.get("/Groups").get_json(force=True)["totalResults"] == 0
+    assert_scim_error(scim.delete(f"/Groups/{group['id']}"), 404)
+    globex = ScimClient(app, token)
+    moved = globex.get(f"/Groups/{group['id']}").get_json(force=True)
+    assert moved["displayName"] == "Movers" and moved.get("members", []) == []
+    assert_scim_error(globex.delete(f"/Groups/{group['id']}"), 403)  # not Globex's Okta's
+    user = scim.get(f"/Users/{ann}?attributes=groups").get_json(force=True)
+    assert user.get("groups", []) == []
