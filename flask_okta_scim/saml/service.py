@@ -29,8 +29,9 @@ from .errors import SamlError
 
 #: Keep assertion IDs this long past their NotOnOrAfter (python3-saml allows 300 s of drift).
 REPLAY_MARGIN = timedelta(seconds=300)
-#: When an assertion states no NotOnOrAfter, remember it this long.
-DEFAULT_ASSERTION_LIFETIME = timedelta(minutes=10)
+#: The longest validity an assertion may claim (Okta's is 5 minutes): a later NotOnOrAfter
+#: is refused, so that the replay cache remembers nothing for long, and no date overflows.
+MAX_ASSERTION_LIFETIME = timedelta(hours=24)
 #: The largest SAMLResponse accepted (base64), before any parsing.
 MAX_RESPONSE_BYTES = 512 * 1024
 
@@ -121,30 +122,30 @@ def process_response(
     except Exception as e:
         raise SamlError(f"unreadable assertion: {type(e).__name__}: {e}", status=400) from None
     document = OneLogin_Saml2_XML.to_etree(xml)
-    _check_addresses(document, acs_url, settings["sp"]["entityId"])
-    in_response_to = set(
-        _attribute_values(document, "//saml:SubjectConfirmationData", "InResponseTo")
-    )
-    top = auth.get_last_response_in_response_to()
+    destination = document.get("Destination")
+    if destination != acs_url:
+        raise SamlError(f"Destination {destination!r} is not this ACS")
+    signed = _SignedValues.read(document)
+    _check_addresses(signed, acs_url, settings["sp"]["entityId"])
+    in_response_to = set(signed.confirmation("InResponseTo"))
+    top = document.get("InResponseTo")  # the signed Response's own attribute
     if top:
         in_response_to.add(top)
     now = datetime.now(timezone.utc)
-    if not _attribute_values(document, "//saml:SubjectConfirmationData", "NotOnOrAfter"):
+    if not signed.confirmation("NotOnOrAfter"):
         # SAML Profiles §4.1.4.2 requires it; without it an assertion never expires and
         # no replay cache could remember it long enough.
         raise SamlError("the bearer SubjectConfirmationData has no NotOnOrAfter")
     # Remember the assertion as long as any of its validity windows lasts.
     limits = [
-        OneLogin_Saml2_Utils.parse_SAML_to_time(value)
-        for value in _attribute_values(
-            document, "//saml:SubjectConfirmationData|//saml:Conditions", "NotOnOrAfter"
-        )
+        _instant(value) for value in signed.confirmation("NotOnOrAfter") + signed.conditions_end
     ]
-    expires = (
-        datetime.fromtimestamp(max(limits), timezone.utc)
-        if limits
-        else now + DEFAULT_ASSERTION_LIFETIME
-    )
+    expires = max(limits)
+    if expires > now + MAX_ASSERTION_LIFETIME:
+        raise SamlError(
+            f"the assertion is valid until {expires.isoformat()}, more than "
+            f"{MAX_ASSERTION_LIFETIME} ahead: no identity provider issues such assertions"
+        )
     assertion_id = auth.get_last_assertion_id()
     if not assertion_id:
         raise SamlError("the assertion has no ID")
@@ -198,26 +199,73 @@ def _settings(settings: dict[str, t.Any]) -> OneLogin_Saml2_Settings:
     return OneLogin_Saml2_Settings(settings)
 
 
-def _attribute_values(document: t.Any, xpath: str, attribute: str) -> list[str]:
-    return [n.get(attribute) for n in OneLogin_Saml2_XML.query(document, xpath) if n.get(attribute)]
+#: The namespaces of the exact paths below.
+_NS = {
+    "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
+    "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
+}
+_BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 
 
-def _check_addresses(document: t.Any, acs_url: str, sp_entity_id: str) -> None:
+@dataclass(frozen=True)
+class _SignedValues:
+    """What the policy reads, each from its one exact place in the signed assertion.
+
+    Never ``//``: a Response's ``ds:Signature`` (its ``KeyInfo``, an ``Object``)
+    is covered by no digest, and anything placed there must count for nothing.
+    python3-saml has checked, before this is read, that the Response has
+    exactly one Assertion, as its child, and that both are signed.
+    """
+
+    confirmations: tuple[t.Any, ...]
+    conditions_end: list[str]
+    audiences: list[str]
+
+    @classmethod
+    def read(cls, document: t.Any) -> _SignedValues:
+        assertion = "/samlp:Response/saml:Assertion"
+        confirmations = document.xpath(
+            f"{assertion}/saml:Subject/saml:SubjectConfirmation[@Method='{_BEARER}']"
+            "/saml:SubjectConfirmationData",
+            namespaces=_NS,
+        )
+        conditions = document.xpath(f"{assertion}/saml:Conditions", namespaces=_NS)
+        audiences = document.xpath(
+            f"{assertion}/saml:Conditions/saml:AudienceRestriction/saml:Audience",
+            namespaces=_NS,
+        )
+        return cls(
+            confirmations=tuple(confirmations),
+            conditions_end=[c.get("NotOnOrAfter") for c in conditions if c.get("NotOnOrAfter")],
+            audiences=[(a.text or "").strip() for a in audiences],
+        )
+
+    def confirmation(self, attribute: str) -> list[str]:
+        """``attribute`` of each bearer SubjectConfirmationData that has it."""
+        return [c.get(attribute) for c in self.confirmations if c.get(attribute)]
+
+
+def _instant(value: str) -> datetime:
+    """An xs:dateTime as an aware UTC datetime; :class:`SamlError` if it is not one."""
+    try:
+        return datetime.fromtimestamp(OneLogin_Saml2_Utils.parse_SAML_to_time(value), timezone.utc)
+    except (ValueError, OverflowError, OSError) as e:
+        raise SamlError(f"unreadable time {value[:64]!r}: {type(e).__name__}", status=400) from None
+
+
+def _check_addresses(signed: _SignedValues, acs_url: str, sp_entity_id: str) -> None:
     """Exact addressing, stricter than python3-saml.
 
     python3-saml accepts a missing Destination, a Destination that merely
     starts with the ACS URL, a Recipient that contains it, and no
-    AudienceRestriction. Okta always sends all three, exactly.
+    AudienceRestriction. Okta always sends all three, exactly. The
+    Destination is checked by the caller on the signed Response's root.
     """
-    destination = document.get("Destination")
-    if destination != acs_url:
-        raise SamlError(f"Destination {destination!r} is not this ACS")
-    recipients = _attribute_values(document, "//saml:SubjectConfirmationData", "Recipient")
+    recipients = [c.get("Recipient") for c in signed.confirmations]
     if not recipients or any(r != acs_url for r in recipients):
         raise SamlError(f"Recipient {recipients!r} is not this ACS")
-    audiences = [n.text for n in OneLogin_Saml2_XML.query(document, "//saml:Audience")]
-    if sp_entity_id not in audiences:
-        raise SamlError(f"Audience {audiences!r} does not name this service provider")
+    if sp_entity_id not in signed.audiences:
+        raise SamlError(f"Audience {signed.audiences!r} does not name this service provider")
 
 
 def _email(name_id: str, attributes: Mapping[str, list[str]]) -> str:
