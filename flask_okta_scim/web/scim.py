@@ -165,9 +165,17 @@ def _list(service: ScimService, query: ListQuery, resource_type: str | None) -> 
 
 def _asks_for_groups(attributes: list[str] | None) -> bool:
     """A user's ``groups`` is returned only when asked for (``attributes=groups``)."""
-    return any(
-        n.split(".")[0].lower() in ("groups", f"{USER.lower()}:groups") for n in attributes or []
-    )
+    return any(_top_level(n, USER) == "groups" for n in attributes or [])
+
+
+def _top_level(name: str, core_schema: str) -> str:
+    """The attribute an ``attributes`` entry names, lower-cased: ``members`` for
+    ``urn:…:Group:members.value`` (the URN's own dots are not paths)."""
+    name = name.lower()
+    prefix = f"{core_schema.lower()}:"
+    if name.startswith(prefix):
+        name = name[len(prefix) :]
+    return name.split(".")[0]
 
 
 def _members_wanted(attributes: list[str] | None, excluded: list[str] | None) -> bool:
@@ -176,9 +184,7 @@ def _members_wanted(attributes: list[str] | None, excluded: list[str] | None) ->
     ``attributes=displayName`` of a group of 50,000 then reads no member.
     """
     if attributes:
-        return any(
-            n.split(".")[0].lower() in ("members", f"{GROUP.lower()}:members") for n in attributes
-        )
+        return any(_top_level(n, GROUP) == "members" for n in attributes)
     return "members" not in [n.lower() for n in excluded or []]
 
 

@@ -201,3 +201,17 @@ def test_members_are_not_read_when_the_answer_leaves_them_out(app, scim):
         assert [s for s in statements if "group_member" in s]
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def test_groups_and_members_asked_for_with_their_full_urn(scim):
+    """``urn:…:2.0:User:groups``: the URN's own dots are not an attribute path."""
+    (ann,) = users(scim, "ann")
+    group = new_group(scim, "Urn", [ann])
+    user = scim.get(
+        f"/Users/{ann}?attributes=urn:ietf:params:scim:schemas:core:2.0:User:groups"
+    ).get_json(force=True)
+    assert [g["value"] for g in user["groups"]] == [group["id"]]
+    listed = scim.get(
+        "/Groups?attributes=urn:ietf:params:scim:schemas:core:2.0:Group:members.value"
+    ).get_json(force=True)
+    assert [m["value"] for m in listed["Resources"][0]["members"]] == [ann]
