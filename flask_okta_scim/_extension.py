@@ -29,6 +29,8 @@ from .web.session import check_session
 from .web.session import on_login
 from .web.session import on_logout
 from .web.sso import bp as sso_blueprint
+from .web.sso_guard import SignInBudgets
+from .web.sso_guard import guard_request
 
 logger = logging.getLogger("flask_okta_scim")
 
@@ -39,6 +41,7 @@ class _State:
 
     settings: Settings
     scim_rate_limiter: RateLimiter
+    sign_in_budgets: SignInBudgets
 
 
 class OktaSCIM:
@@ -120,6 +123,7 @@ class OktaSCIM:
         self._state[app] = _State(
             settings=settings,
             scim_rate_limiter=RateLimiter(settings.rate_limit, settings.rate_limit_storage),
+            sign_in_budgets=SignInBudgets.from_settings(settings),
         )
         app.extensions["okta_scim"] = self
         app.register_blueprint(scim_blueprint, url_prefix=settings.scim_url_prefix)
@@ -127,6 +131,8 @@ class OktaSCIM:
         app.register_blueprint(link_blueprint, url_prefix=settings.sso_url_prefix)
         # First among the app's before-request functions, whenever Flask-WTF is set up.
         app.before_request_funcs.setdefault(None, []).insert(0, _exempt_from_csrf)
+        # Before anything (the host's own hooks included) can read a sign-in form.
+        app.before_request_funcs[None].insert(0, guard_request)
         app.before_request(check_session)
         user_logged_in.connect(on_login, app)
         user_logged_out.connect(on_logout, app)
@@ -161,6 +167,11 @@ class OktaSCIM:
     def scim_rate_limiter(self) -> RateLimiter:
         """The current application's per-organization SCIM rate limiter."""
         return self._current().scim_rate_limiter
+
+    @property
+    def sign_in_budgets(self) -> SignInBudgets:
+        """The current application's budgets for refused and started sign-ins."""
+        return self._current().sign_in_budgets
 
     def directory(self, *, actor: str = "system") -> Directory:
         """Return a :class:`~flask_okta_scim.sqla.Directory` on the host's ``db.session``.

@@ -48,6 +48,17 @@ class ConfigKeys:
     METADATA_ALLOW_PRIVATE = "OKTA_SCIM_METADATA_ALLOW_PRIVATE"
     #: Seconds a person may take at the IdP to finish an SP-initiated sign-in.
     SSO_REQUEST_LIFETIME = "OKTA_SCIM_SSO_REQUEST_LIFETIME"
+    #: The largest request body the sign-in URLs (start, ACS) read, in bytes; larger
+    #: ones get 413 before any of it is parsed, whatever ``MAX_CONTENT_LENGTH`` says.
+    SSO_MAX_BODY_BYTES = "OKTA_SCIM_SSO_MAX_BODY_BYTES"
+    #: Refused ACS posts per connection that are audited and logged, e.g.
+    #: ``"20/minute;200/hour"``; beyond, refusals get 429 and no audit record.
+    SSO_FAILURE_LIMIT = "OKTA_SCIM_SSO_FAILURE_LIMIT"
+    #: Refused ACS posts allowed per client address; beyond, its posts get 429
+    #: before they are read.
+    SSO_ADDRESS_FAILURE_LIMIT = "OKTA_SCIM_SSO_ADDRESS_FAILURE_LIMIT"
+    #: SP-initiated sign-ins a client address may start; beyond, 429.
+    SSO_START_LIMIT = "OKTA_SCIM_SSO_START_LIMIT"
     #: A page for customer admins about your SCIM API, published as the
     #: ``documentationUri`` of ``/ServiceProviderConfig``. Optional.
     DOCUMENTATION_URL = "OKTA_SCIM_DOCUMENTATION_URL"
@@ -78,6 +89,10 @@ DEFAULTS: dict[str, t.Any] = {
     ConfigKeys.TOKEN_ROTATION_GRACE: 7 * 24 * 3600,
     ConfigKeys.METADATA_ALLOW_PRIVATE: False,
     ConfigKeys.SSO_REQUEST_LIFETIME: 900,
+    ConfigKeys.SSO_MAX_BODY_BYTES: 1024 * 1024,
+    ConfigKeys.SSO_FAILURE_LIMIT: "20/minute;200/hour",
+    ConfigKeys.SSO_ADDRESS_FAILURE_LIMIT: "10/minute;100/hour",
+    ConfigKeys.SSO_START_LIMIT: "30/minute;300/hour",
     ConfigKeys.DOCUMENTATION_URL: None,
     ConfigKeys.TRUST_REMEMBER_COOKIES: False,
     ConfigKeys.DNS_NAMESERVERS: (),
@@ -105,6 +120,10 @@ class Settings:
     token_rotation_grace: int
     metadata_allow_private: bool
     sso_request_lifetime: int
+    sso_max_body_bytes: int
+    sso_failure_limit: str
+    sso_address_failure_limit: str
+    sso_start_limit: str
     documentation_url: str | None
     trust_remember_cookies: bool
     dns_nameservers: tuple[str, ...]
@@ -155,6 +174,10 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
         token_rotation_grace=_int(config, ConfigKeys.TOKEN_ROTATION_GRACE, 0, 90 * 24 * 3600),
         metadata_allow_private=_bool(config, ConfigKeys.METADATA_ALLOW_PRIVATE),
         sso_request_lifetime=_int(config, ConfigKeys.SSO_REQUEST_LIFETIME, 60, 24 * 3600),
+        sso_max_body_bytes=_int(config, ConfigKeys.SSO_MAX_BODY_BYTES, 16 * 1024, 1 << 24),
+        sso_failure_limit=_rate(config, ConfigKeys.SSO_FAILURE_LIMIT),
+        sso_address_failure_limit=_rate(config, ConfigKeys.SSO_ADDRESS_FAILURE_LIMIT),
+        sso_start_limit=_rate(config, ConfigKeys.SSO_START_LIMIT),
         documentation_url=_optional_url(config, ConfigKeys.DOCUMENTATION_URL),
         trust_remember_cookies=_bool(config, ConfigKeys.TRUST_REMEMBER_COOKIES),
         dns_nameservers=_addresses(config, ConfigKeys.DNS_NAMESERVERS),

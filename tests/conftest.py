@@ -108,6 +108,11 @@ def sample_app_on(database_url: str, backend: str, **config: t.Any) -> Iterator[
             "WTF_CSRF_ENABLED": False,
             # Suites send hundreds of SCIM requests a minute; the limit has its own tests.
             "OKTA_SCIM_RATE_LIMIT": "100000/minute",
+            # Attack corpora refuse hundreds of sign-ins from one address; test_rate_limits.py
+            # tests the budgets.
+            "OKTA_SCIM_SSO_FAILURE_LIMIT": "100000/minute",
+            "OKTA_SCIM_SSO_ADDRESS_FAILURE_LIMIT": "100000/minute",
+            "OKTA_SCIM_SSO_START_LIMIT": "100000/minute",
             **config,
         }
     )

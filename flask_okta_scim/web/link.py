@@ -41,6 +41,7 @@ from flask_login import login_user
 from .._current import extension
 from ..core.errors import DirectoryError
 from ..core.errors import JitRefused
+from ..core.text import loggable
 from ..saml.service import SamlIdentity
 from .session import PASSWORD
 from .session import SSO
@@ -127,7 +128,7 @@ def link(integration_id: str) -> ResponseReturnValue:
             )
     except DirectoryError as e:
         session.pop(LINK_KEY, None)
-        logger.warning("Account link refused: %s", e)
+        logger.warning("Account link refused: %s", loggable(str(e)))
         return _page(
             403,
             "Your account was not linked",

@@ -2,26 +2,24 @@
 
 URLs (under ``OKTA_SCIM_SSO_URL_PREFIX``, default ``/users/sign-in/sso/okta``):
 ``GET /<integration_id>``, ``POST /<integration_id>/acs``,
-``GET /<integration_id>/metadata``. Every public URL is built from
-``OKTA_SCIM_BASE_URL``. A failed sign-in shows a page with no details (unless
-the app is in debug mode); the reason goes to the log and the audit record.
+``GET /<integration_id>/metadata``, and ``GET|POST /<integration_id>/continue``
+for IdP-initiated sign-ins that must be confirmed (:mod:`.sso_unsolicited`).
+Every public URL is built from ``OKTA_SCIM_BASE_URL``. A failed sign-in shows a
+page with no details (unless the app is in debug mode); the reason goes, one
+bounded line, to the log and the audit record (:mod:`.sso_guard`, which also
+bounds bodies and counts refusals).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 import typing as t
-import uuid
 from datetime import timedelta
 
 from flask import Blueprint
 from flask import Response
-from flask import current_app
 from flask import g
 from flask import redirect
-from flask import render_template
 from flask import request
 from flask import session
 from flask.typing import ResponseReturnValue
@@ -32,23 +30,33 @@ from ..core.errors import DirectoryError
 from ..core.errors import JitRefused
 from ..core.redirects import safe_next_path
 from ..saml.errors import SamlError
+from ..saml.service import SamlIdentity
+from ..saml.service import check_in_response_to
 from ..saml.service import login_url
 from ..saml.service import process_response
 from ..saml.service import sp_metadata
 from ..saml.settings import saml_settings
 from ..saml.settings import sp_metadata_settings
 from ..sqla.directory.connections import is_configured
+from . import sso_unsolicited as unsolicited
 from .link import start_link
 from .session import record_sign_in
+from .sso_binding import COOKIE as COOKIE
+from .sso_binding import COOKIE_HTTP as COOKIE_HTTP
+from .sso_binding import browser_key
+from .sso_binding import is_cross_site_post
+from .sso_binding import nonce_for_new_sign_in
+from .sso_binding import presented_browser_key
+from .sso_binding import set_binding_cookies
+from .sso_guard import client_address
+from .sso_guard import error_page
+from .sso_guard import log_overrun
+from .sso_guard import too_large
+from .sso_guard import too_many
 
 logger = logging.getLogger("flask_okta_scim.sso")
 
 bp = Blueprint("okta_scim_sso", __name__, template_folder="../templates")
-
-#: The cookie that binds an SP-initiated sign-in to the browser that started it.
-COOKIE = "okta_scim_sso"
-#: Its non-Secure twin, set only when the base URL is plain http.
-COOKIE_HTTP = "okta_scim_sso_http"
 
 
 class ConnectionUrls(t.NamedTuple):
@@ -75,11 +83,6 @@ def _settings_for(connection: t.Any) -> dict[str, t.Any]:
     )
 
 
-def _browser_key(nonce: str) -> str:
-    """What the database keeps of the binding cookie: its hash, never the cookie itself."""
-    return hashlib.sha256(nonce.encode()).hexdigest()
-
-
 def _error(
     status: int,
     title: str,
@@ -87,19 +90,12 @@ def _error(
     reason: str | None = None,
     action: tuple[str, str] | None = None,
 ) -> Response:
-    reference = uuid.uuid4().hex[:12]
-    if reason:
-        logger.warning("SSO sign-in refused [%s]: %s", reference, reason)
-    body = render_template(
-        "okta_scim/sso_error.html",
-        title=title,
-        message=message,
-        reference=reference,
-        debug_reason=reason if current_app.debug else None,
-        action_url=action[0] if action else None,
-        action_label=action[1] if action else None,
-    )
-    return Response(body, status=status, mimetype="text/html")
+    return error_page(status, title, message, reason, action=action)
+
+
+@bp.errorhandler(413)
+def _too_large(error: Exception) -> Response:
+    return too_large()
 
 
 def _not_found() -> Response:
@@ -112,7 +108,12 @@ def _not_found() -> Response:
 
 @bp.get("/<integration_id>")
 def sign_in(integration_id: str) -> ResponseReturnValue:
-    """SP-initiated sign-in: send the browser to Okta with an AuthnRequest."""
+    """SP-initiated sign-in: send the browser to Okta with an AuthnRequest.
+
+    The binding cookie keeps a nonce the server issued (:mod:`.sso_binding`);
+    a browser keeps a few sign-ins in progress at most, and a client address
+    may start only so many (429 beyond).
+    """
     ext = extension()
     directory = ext.directory(actor="sso")
     connection = directory.connection_by_integration_id(integration_id)
@@ -125,74 +126,142 @@ def sign_in(integration_id: str) -> ResponseReturnValue:
             "Your organization has not finished setting up Okta sign-in. "
             "Ask your admin to complete it.",
         )
+    budget = ext.sign_in_budgets.starts_per_address
+    if not budget.spend(client_address()):
+        directory.session.rollback()
+        return too_many(budget.retry_after(client_address()))
     settings = ext.settings
     u = urls(integration_id)
     target, request_id = login_url(_settings_for(connection), u.sign_in)
-    nonce = _binding_nonce() or secrets.token_urlsafe(32)
+    nonce = nonce_for_new_sign_in()
     lifetime = timedelta(seconds=settings.sso_request_lifetime)
     with directory.atomic():
         directory.start_sign_in(
             connection,
             request_id,
-            _browser_key(nonce),
+            browser_key(nonce),
             safe_next_path(request.args.get("next")),
             lifetime,
         )
     response = redirect(target)
-    secure = settings.cross_site_cookies_possible
-    cookie: dict[str, t.Any] = {
-        "max_age": int(lifetime.total_seconds()),
-        # The connection's own path: sent back to the ACS and to later sign-ins (so
-        # that several tabs share one browser binding), never elsewhere.
-        "path": urls(integration_id).sign_in.removeprefix(settings.base_url) or "/",
-        "httponly": True,
-    }
-    # Okta's POST to the ACS is cross-site: only SameSite=None (hence Secure) cookies
-    # ride along.
-    response.set_cookie(
-        COOKIE, nonce, secure=secure, samesite="None" if secure else "Lax", **cookie
-    )
-    if not settings.base_url.startswith("https://"):
-        # On a plain-http base URL (development, tests) also a non-Secure Lax copy:
-        # HTTP clients other than browsers never send Secure cookies over http.
-        response.set_cookie(COOKIE_HTTP, nonce, secure=False, samesite="Lax", **cookie)
+    # The connection's own path: sent back to the ACS and to later sign-ins (so that
+    # several tabs share one browser binding), never elsewhere.
+    set_binding_cookies(response, nonce, _path(integration_id), int(lifetime.total_seconds()))
     return response
 
 
-def _binding_nonce() -> str | None:
-    return request.cookies.get(COOKIE) or request.cookies.get(COOKIE_HTTP)
+def _path(integration_id: str) -> str:
+    settings = extension().settings
+    return urls(integration_id).sign_in.removeprefix(settings.base_url) or "/"
 
 
 @bp.post("/<integration_id>/acs")
 def acs(integration_id: str) -> ResponseReturnValue:
-    """The Assertion Consumer Service: validate the response, let the directory decide, sign in."""
+    """The Assertion Consumer Service: validate the response, let the directory decide, sign in.
+
+    An unsolicited response that would replace another person's session is not
+    signed in here (:mod:`.sso_unsolicited`).
+    """
     directory = extension().directory(actor="sso")
     connection, organization = directory.connection_and_organization(integration_id)
     if connection is None:
         return _not_found()
+    relay_state = request.form.get("RelayState")
     try:
         if not is_configured(connection):
             raise SamlError("single sign-on is not configured for this connection")
         identity = process_response(
             _settings_for(connection), urls(integration_id).acs, request.form
         )
+        if not identity.in_response_to:
+            check_in_response_to(
+                identity, set(), allow_idp_initiated=connection.allow_idp_initiated
+            )
+    except SamlError as e:
+        return _refuse(directory, organization, connection, e)
+    if identity.in_response_to:
+        return _finish(directory, connection, organization, identity, relay_state)
+    item = unsolicited.pending(integration_id, identity, relay_state)
+    if is_cross_site_post():
+        # The session may be hidden from this request (SameSite): decide on a GET.
+        bounced = unsolicited.bounce(
+            urls(integration_id).sign_in + "/continue", _path(integration_id), item
+        )
+        if bounced is not None:
+            directory.session.rollback()
+            return bounced
+        return _refuse(directory, organization, connection, SamlError("identity too large"))
+    return _unsolicited(directory, connection, organization, item)
+
+
+@bp.route("/<integration_id>/continue", methods=["GET", "POST"])
+def continue_sign_in(integration_id: str) -> ResponseReturnValue:
+    """Finish an IdP-initiated sign-in: after the ACS's bounce (``GET``), or once confirmed."""
+    directory = extension().directory(actor="sso")
+    connection, organization = directory.connection_and_organization(integration_id)
+    if connection is None:
+        return _not_found()
+    if request.method == "GET":
+        item = unsolicited.take_bounced(integration_id)
+        if item is None:
+            response = _expired()
+        else:
+            response = _unsolicited(directory, connection, organization, item)
+        return unsolicited.forget_bounced(response, _path(integration_id))
+    item = unsolicited.take_confirmed(integration_id)
+    if item is None:
+        return _expired()
+    identity = unsolicited.identity_of(item)
+    return _finish(directory, connection, organization, identity, item["next"])
+
+
+def _expired() -> Response:
+    return _error(
+        400,
+        "This sign-in cannot continue",
+        "There is no sign-in to continue in this browser, or it expired. Start again from Okta.",
+    )
+
+
+def _unsolicited(
+    directory: t.Any, connection: t.Any, organization: t.Any, item: dict[str, t.Any]
+) -> Response:
+    """Sign in from an unsolicited response, unless someone else is signed in: then ask."""
+    other = unsolicited.signed_in_as_someone_else(item["email"])
+    if other is not None:
+        directory.session.rollback()
+        return unsolicited.ask(connection.integration_id, organization, item, other)
+    identity = unsolicited.identity_of(item)
+    return _finish(directory, connection, organization, identity, item["next"])
+
+
+def _finish(
+    directory: t.Any,
+    connection: t.Any,
+    organization: t.Any,
+    identity: SamlIdentity,
+    relay_state: str | None,
+) -> Response:
+    """Let the directory decide on a validated identity, then sign the person in."""
+    integration_id = connection.integration_id
+    try:
         with directory.atomic():
             signed_in = directory.complete_sign_in(
                 connection,
                 organization,
                 identity,
-                browser_key=_browser_key(nonce) if (nonce := _binding_nonce()) else None,
-                relay_state=request.form.get("RelayState"),
+                browser_key=presented_browser_key(),
+                relay_state=relay_state,
             )
     except SamlError as e:
         return _refuse(directory, organization, connection, e)
     except JitRefused as e:
         refusal = SamlError(f"JIT refused: {e}")
         response = _refuse(directory, organization, connection, refusal, jit=e)
-        if e.reason == JitRefused.NOT_MANAGED:
+        if e.reason == JitRefused.NOT_MANAGED and response.status_code != 429:
             link_url = start_link(integration_id, identity)
             if link_url is not None:
-                response = _not_managed(refusal.reason, link_url)
+                response = _not_managed(refusal.reason, link_url, log=False)
         return response
     except DirectoryError as e:  # e.g. the same person's first sign-in twice at once
         return _refuse(directory, organization, connection, SamlError(f"directory: {e}"))
@@ -204,7 +273,7 @@ def acs(integration_id: str) -> ResponseReturnValue:
     # After login_user: it sends user_logged_in, whose receiver (on_login) clears
     # the record, so that no other sign-in inherits an SSO record.
     record_sign_in(account, organization, integration_id=integration_id, epoch=signed_in.epoch)
-    return redirect(signed_in.next_path or "/")
+    return t.cast(Response, redirect(signed_in.next_path or "/"))
 
 
 def _refuse(
@@ -214,7 +283,22 @@ def _refuse(
     error: SamlError,
     jit: JitRefused | None = None,
 ) -> Response:
+    """Audit, log and answer a refusal, within the refusal budgets (429 past them)."""
     directory.session.rollback()
+    budgets = extension().sign_in_budgets
+    address = client_address()
+    within = [
+        budgets.failures_per_address.spend(address),
+        budgets.failures_per_connection.spend(connection.integration_id),
+    ]
+    if not all(within):
+        budget, key = (
+            (budgets.failures_per_address, address)
+            if not within[0]
+            else (budgets.failures_per_connection, connection.integration_id)
+        )
+        log_overrun(budget, key)
+        return too_many(budget.retry_after(key))
     try:
         directory.record_refusal(organization, connection, error.reason)
         directory.session.commit()
@@ -258,8 +342,8 @@ def _refuse(
     )
 
 
-def _not_managed(reason: str, link_url: str | None) -> Response:
-    return _error(
+def _not_managed(reason: str, link_url: str | None, *, log: bool = True) -> Response:
+    return error_page(
         403,
         "Your account is not managed by this organization",
         "You already have an account here, and this organization's sign-in cannot add it "
@@ -273,6 +357,7 @@ def _not_managed(reason: str, link_url: str | None) -> Response:
         "the usual way.",
         reason,
         action=(link_url, "Link your account") if link_url else None,
+        log=log,
     )
 
 

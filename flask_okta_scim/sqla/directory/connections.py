@@ -36,6 +36,9 @@ from .base import DirectoryBase
 PENDING, CONFIGURED, CONNECTED = "pending", "configured", "connected"
 
 
+#: SP-initiated sign-ins one browser may have in progress on a connection; older ones go.
+MAX_SIGN_INS_PER_BROWSER = 5
+
 #: Don't write ``last_used_at`` more often than this.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -311,7 +314,14 @@ class Connections(DirectoryBase):
         next_path: str | None,
         lifetime: timedelta,
     ) -> None:
-        """Remember an AuthnRequest sent for this browser. Does not commit."""
+        """Remember an AuthnRequest sent for this browser. Does not commit.
+
+        Keeps the newest :data:`MAX_SIGN_INS_PER_BROWSER` requests of this
+        browser on this connection (a sign-in abandoned at the IdP for a newer
+        one cannot finish anyway once evicted), and deletes expired requests of
+        every browser. Does not limit how many browsers start sign-ins: the web
+        layer's per-address budget does.
+        """
         now = utcnow()
         ar = self.models.authn_request
         self.session.execute(delete(ar).where(ar.expires_at < now))
@@ -321,9 +331,20 @@ class Connections(DirectoryBase):
                 connection_id=connection.id,
                 browser_key=browser_key,
                 next_path=next_path,
+                created_at=now,
                 expires_at=now + lifetime,
             )
         )
+        self.session.flush()
+        older = (
+            select(ar.id)
+            .where(ar.connection_id == connection.id, ar.browser_key == browser_key)
+            .order_by(ar.created_at.desc(), ar.expires_at.desc())
+            .offset(MAX_SIGN_INS_PER_BROWSER)
+        )
+        stale = list(self.session.scalars(older))
+        if stale:
+            self.session.execute(delete(ar).where(ar.id.in_(stale)))
 
     def outstanding_sign_ins(self, connection: t.Any, browser_key: str | None) -> dict[str, t.Any]:
         """The unexpired AuthnRequests this browser started on ``connection``: ID -> next path."""

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from ... import signals
 from ...core.emails import normalize_email
 from ...core.redirects import safe_next_path
+from ...core.text import loggable
 from ...saml.errors import SamlError
 from ...saml.service import SamlIdentity
 from ...saml.service import check_in_response_to
@@ -126,18 +127,23 @@ class SignIns(Jit, Connections):
             email=account.email,
             jit=jit,
             idp_initiated=idp_initiated,
-            assertion_id=assertion_id,
+            assertion_id=loggable(assertion_id, 256),
             integration_id=connection.integration_id,
         )
         self._send(signals.sso_login, organization=organization, account=account, jit=jit)
 
     def record_refusal(self, organization: t.Any, connection: t.Any, reason: str) -> None:
-        """Audit a refused sign-in with its reason (never shown to the person). Does not commit."""
+        """Audit a refused sign-in with its reason (never shown to the person). Does not commit.
+
+        The reason is stored as :func:`~flask_okta_scim.core.text.loggable` makes it
+        (one line, bounded): it may quote what the sender chose. Does not rate-limit
+        refusals: the web layer does, before calling this.
+        """
         self.audit(
             organization,
             "sso.login",
             "connection",
             connection.integration_id,
             outcome="failure",
-            reason=reason,
+            reason=loggable(reason),
         )

@@ -145,3 +145,49 @@ def assert_refused(
     assert isinstance(reason, str) and reason, failures[0]
     assert reason not in body, "the error page shows the failure reason"
     return failures[0]
+
+
+# -- what a refused request may leave behind, and what it may cost ------------------------------
+
+
+def audit_footprint(app: Flask) -> tuple[int, int]:
+    """``(rows, longest detail in characters)`` of the whole audit table."""
+    import json
+
+    from sqlalchemy import select
+
+    with app.app_context():
+        details = okta.db.session.scalars(select(okta.models.audit.detail)).all()
+        return len(details), max((len(json.dumps(d)) for d in details), default=0)
+
+
+def authn_requests(app: Flask) -> int:
+    """Rows of the sign-ins-in-progress table."""
+    from sqlalchemy import func
+    from sqlalchemy import select
+
+    with app.app_context():
+        return int(
+            okta.db.session.scalar(select(func.count()).select_from(okta.models.authn_request))
+        )
+
+
+def timed(call: t.Callable[[], t.Any]) -> tuple[t.Any, float]:
+    """``(result, seconds)`` of ``call()``."""
+    import time
+
+    start = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - start
+
+
+def good_sign_in_seconds(app: Flask, tenant: Tenant, email: str = VICTIM) -> float:
+    """How long one good IdP-initiated sign-in takes here, in a fresh browser (the yardstick)."""
+    from tests.saml_idp import post_acs
+
+    browser = app.test_client()
+    response, seconds = timed(
+        lambda: post_acs(browser, tenant.integration_id, tenant.response(email))
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    return t.cast(float, seconds)
