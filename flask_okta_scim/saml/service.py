@@ -7,6 +7,7 @@ outstanding for this browser; it stores request IDs and assertion IDs itself.
 
 from __future__ import annotations
 
+import base64
 import typing as t
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 from ..core.emails import normalize_email
 from ..core.errors import InvalidValue
 from .errors import SamlError
+from .guard import check_signatures
+from .guard import decode_response
 
 #: Keep assertion IDs this long past their NotOnOrAfter (python3-saml allows 300 s of drift).
 REPLAY_MARGIN = timedelta(seconds=300)
@@ -95,10 +98,12 @@ def process_response(
 ) -> SamlIdentity:
     """Validate a posted SAMLResponse; return the identity or raise :class:`SamlError`.
 
-    This checks everything python3-saml checks in strict mode, catches every
-    exception malformed input can raise (400), and extracts the InResponseTo
-    values of the Response *and* of each SubjectConfirmationData, for
-    :func:`check_in_response_to`. It does not check replay (the caller stores
+    First the signatures' shape and algorithms (:mod:`.guard`, before xmlsec
+    runs any transform); then everything python3-saml checks in strict mode,
+    catching every exception malformed input can raise (400); then the
+    extension's own rules on values read from their exact signed places, and
+    the InResponseTo values of the Response *and* of each bearer
+    SubjectConfirmationData, for :func:`check_in_response_to`. It does not check replay (the caller stores
     :attr:`SamlIdentity.assertion_id` until :attr:`SamlIdentity.remember_until`).
     """
     raw = form.get("SAMLResponse")
@@ -106,6 +111,11 @@ def process_response(
         raise SamlError("no SAMLResponse in the POST", status=400)
     if len(raw) > MAX_RESPONSE_BYTES:
         raise SamlError("SAMLResponse too large", status=400)
+    # Structure and algorithms before xmlsec runs any transform; python3-saml then
+    # reads exactly the bytes checked here.
+    decoded = decode_response(raw)
+    check_signatures(decoded)
+    form = {**form, "SAMLResponse": base64.b64encode(decoded).decode("ascii")}
     auth = OneLogin_Saml2_Auth(request_data(acs_url, post=form), old_settings=_settings(settings))
     try:
         auth.process_response(request_id=None)

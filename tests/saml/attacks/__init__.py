@@ -5,7 +5,8 @@ Every case is a real, signed (or deliberately badly signed) Response from
 on SQLite and on PostgreSQL. Nothing on the service-provider side is mocked.
 
 A refused sign-in must show an HTML error page (400 for input that cannot be
-read, 403 for anything invalid or refused), sign nobody in (``/me`` is 401),
+read or whose signatures have a shape no IdP sends, 403 for anything invalid or
+refused), sign nobody in (``/me`` is 401),
 leak neither a traceback nor the failure reason, create nothing, and leave an
 ``sso.login`` audit row with outcome ``failure`` and a ``reason``.
 
@@ -20,5 +21,6 @@ organization whose own Okta signs with ``tests/data/other-idp.key``.
 ``conftest.py`` the ``acme`` fixture. The tests: ``test_corpus.py`` (the
 parametrized attack cases), ``test_controls.py`` (positive controls),
 ``test_replay.py`` and ``test_targets.py`` (redirects, NameID comments, JIT,
-connections, another organization's IdP).
+connections, another organization's IdP), ``test_transforms.py`` (signatures whose
+transforms, algorithms or shape would make xmlsec work hard: refused cheaply).
 """
