@@ -5,7 +5,10 @@ no identity provider would issue are refused, not a crash.
 Each case is a response really signed by Acme's Okta, edited *after* signing inside the
 Response's signature (the enveloped-signature transform leaves it out of the digest, so
 both signatures still verify): before the policy read values by exact path, the extension's
-own checks searched the whole document and took the planted values.
+own checks searched the whole document and took the planted values. Two defences stop
+them now: the signature guard refuses foreign content in a signature (a 400), and the
+policy reads each value from its exact signed place; the last tests check the second on
+its own, on the same planted documents.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ def test_a_planted_in_response_to_does_not_make_an_unsolicited_response_solicite
     unsolicited = closed.response(ATTACKER, in_response_to=None, scd_in_response_to=None)
     xml = edit(unsolicited, plant(place, confirmation(InResponseTo=request_id)))
     before = len(sso_failures(app, closed.org_id))
-    assert_refused(app, browser, post(browser, closed, xml), 403, closed.org_id, before)
+    assert_refused(app, browser, post(browser, closed, xml), (400, 403), closed.org_id, before)
     assert sso_successes(app, closed.org_id) == 0
     # the same browser's request is still usable by a genuine answer
     good = closed.response(ATTACKER, in_response_to=request_id)
@@ -171,3 +174,34 @@ def test_a_validity_of_a_day_and_more_is_refused_but_okta_s_is_accepted(
     okta_like = acme.response(ATTACKER, not_on_or_after=300, scd_not_on_or_after=300)
     assert post(browser, acme, okta_like).status_code == 302
     assert me(browser).status_code == 200
+
+
+# -- the exact-path reading on its own (without the signature guard in front) -------------------
+
+
+@pytest.mark.parametrize("place", PLACES)
+def test_values_planted_in_the_signature_are_not_read(acme: Tenant, place: str) -> None:
+    from flask_okta_scim.saml.service import _SignedValues
+    from tests.saml_idp import parse
+
+    acs = f"https://app.example.test/users/sign-in/sso/okta/{acme.integration_id}/acs"
+    bare = acme.response(
+        ATTACKER,
+        in_response_to=None,
+        scd_in_response_to=None,
+        audience=None,
+        tweak=set_attr("//saml2:SubjectConfirmationData", "NotOnOrAfter", None),
+    )
+    planted = edit(
+        bare,
+        plant(
+            place,
+            confirmation(InResponseTo="id-planted", NotOnOrAfter="2999-01-01T00:00:00Z"),
+            audience(sp_entity_id(acme.integration_id)),
+        ),
+    )
+    values = _SignedValues.read(parse(planted))
+    assert values.confirmation("InResponseTo") == []
+    assert values.confirmation("NotOnOrAfter") == []
+    assert values.audiences == []
+    assert [c.get("Recipient") for c in values.confirmations] == [acs]
