@@ -173,21 +173,30 @@ def authn_requests(app: Flask) -> int:
 
 
 def timed(call: t.Callable[[], t.Any]) -> tuple[t.Any, float]:
-    """``(result, seconds)`` of ``call()``."""
+    """``(result, CPU seconds of this process)`` of ``call()``.
+
+    CPU time, not wall-clock time: what a request costs us, unmoved by other
+    processes sharing the machine.
+    """
     import time
 
-    start = time.perf_counter()
+    start = time.process_time()
     result = call()
-    return result, time.perf_counter() - start
+    return result, time.process_time() - start
 
 
 def good_sign_in_seconds(app: Flask, tenant: Tenant, email: str = VICTIM) -> float:
-    """How long one good IdP-initiated sign-in takes here, in a fresh browser (the yardstick)."""
+    """The median CPU time of five good IdP-initiated sign-ins here, each in a fresh browser
+    (the yardstick attacks are measured against)."""
+    import statistics
+
     from tests.saml_idp import post_acs
 
-    browser = app.test_client()
-    response, seconds = timed(
-        lambda: post_acs(browser, tenant.integration_id, tenant.response(email))
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)[:300]
-    return t.cast(float, seconds)
+    samples = []
+    for _ in range(5):
+        browser = app.test_client()
+        xml = tenant.response(email)
+        response, seconds = timed(lambda: post_acs(browser, tenant.integration_id, xml))  # noqa: B023
+        assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        samples.append(seconds)
+    return t.cast(float, statistics.median(samples))

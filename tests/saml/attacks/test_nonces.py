@@ -5,6 +5,7 @@ a few sign-ins in progress at most, and an address may start only so many.
 
 from __future__ import annotations
 
+import statistics
 import typing as t
 from collections.abc import Iterator
 
@@ -87,14 +88,15 @@ def test_the_http_twin_is_not_read_on_an_https_base_url(app: Flask, acme: Tenant
 def test_a_browser_keeps_a_few_sign_ins_in_progress(app: Flask, acme: Tenant) -> None:
     yardstick = good_sign_in_seconds(app, acme)
     browser = app.test_client()
-    ids = []
-    slowest = 0.0
+    ids, costs = [], []
     for _ in range(150):
         request_id, seconds = timed(lambda: start_login(browser, acme.integration_id))
         ids.append(request_id)
-        slowest = max(slowest, seconds)
+        costs.append(seconds)
     assert authn_requests(app) <= 5
-    assert slowest < yardstick * 3
+    # a start costs less than a sign-in, and the 150th no more than the first ones
+    assert statistics.median(costs) < yardstick * 3
+    assert statistics.median(costs[-20:]) < max(statistics.median(costs[:20]), yardstick) * 3
     old = post_acs(browser, acme.integration_id, acme.response(VICTIM, in_response_to=ids[0]))
     assert old.status_code == 403 and me(browser).status_code == 401
     new = post_acs(browser, acme.integration_id, acme.response(VICTIM, in_response_to=ids[-1]))
