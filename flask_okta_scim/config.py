@@ -73,6 +73,9 @@ class ConfigKeys:
     DNS_PORT = "OKTA_SCIM_DNS_PORT"
     #: Seconds one domain check may take in all.
     DNS_TIMEOUT = "OKTA_SCIM_DNS_TIMEOUT"
+    #: Warn this many days before a connection's last IdP signing certificate
+    #: expires (``sso show``, ``sso check-certificates``).
+    CERTIFICATE_WARNING_DAYS = "OKTA_SCIM_CERTIFICATE_WARNING_DAYS"
 
 
 DEFAULTS: dict[str, t.Any] = {
@@ -98,6 +101,7 @@ DEFAULTS: dict[str, t.Any] = {
     ConfigKeys.DNS_NAMESERVERS: (),
     ConfigKeys.DNS_PORT: 53,
     ConfigKeys.DNS_TIMEOUT: 5,
+    ConfigKeys.CERTIFICATE_WARNING_DAYS: 30,
 }
 
 
@@ -129,6 +133,7 @@ class Settings:
     dns_nameservers: tuple[str, ...]
     dns_port: int
     dns_timeout: float
+    certificate_warning_days: int
 
     def resolver(self) -> Resolver:
         """The DNS resolver that domain checks use."""
@@ -183,6 +188,7 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
         dns_nameservers=_addresses(config, ConfigKeys.DNS_NAMESERVERS),
         dns_port=_int(config, ConfigKeys.DNS_PORT, 1, 65535),
         dns_timeout=_seconds(config, ConfigKeys.DNS_TIMEOUT, 0.05, 60),
+        certificate_warning_days=_int(config, ConfigKeys.CERTIFICATE_WARNING_DAYS, 0, 365),
     )
 
 

@@ -106,6 +106,23 @@ Keywords: ``organization``, ``account``, ``jit`` (``True`` when the sign-in
 made them a member by just-in-time provisioning).
 """
 
+idp_certificate_expiring = _signals.signal("idp-certificate-expiring")
+"""An organization's Okta connection is about to lose (or lost) its last trusted certificate.
+
+Sent by :meth:`~flask_okta_scim.sqla.Directory.certificate_check`, which
+``flask okta-scim sso check-certificates`` runs (from cron), once per
+connection whose last strong IdP signing certificate expires within the
+window (``--days``, default ``OKTA_SCIM_CERTIFICATE_WARNING_DAYS``) or has
+expired; not for a connection with the ``allow_expired_certificate``
+override. Sent inside the check's unit of work, which changes nothing else: a
+receiver may write through the session (a reminder row), and one that raises
+stops the check. Keywords: ``organization``, ``connection``, ``certificate``
+(a :class:`~flask_okta_scim.saml.certificates.CertificateInfo`: ``subject``,
+``fingerprint``, ``not_after``...), ``not_after`` (an aware UTC
+``datetime``), ``days_left`` (calendar days, UTC, until ``not_after``: 0 on
+its last day, negative once expired).
+"""
+
 account_management_changed = _signals.signal("account-management-changed")
 """An organization stopped managing an account (directory rule 9).
 
@@ -128,6 +145,7 @@ Keywords: ``organization``, ``domain`` (the normalised domain), ``method``
 __all__ = [
     "account_management_changed",
     "domain_verified",
+    "idp_certificate_expiring",
     "sso_login",
     "team_created",
     "team_deleted",

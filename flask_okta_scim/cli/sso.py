@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
+import sys
 import typing as t
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
 from .._current import extension
+from ..saml.certificates import CertificateRefused
+from ..saml.certificates import fingerprint
+from ..saml.certificates import inspect_certificate
 from ..saml.errors import MetadataError
 from ..saml.metadata import fetch_metadata
 from ..saml.metadata import parse_metadata
@@ -19,6 +24,7 @@ from ..saml.settings import checked_certificate
 from ..web.sso import urls
 from ._common import emit
 from ._common import explain
+from ._common import public_id
 from ._common import reports_errors
 from ._common import unit_of_work
 
@@ -73,6 +79,13 @@ def connect(org_ref: str) -> None:
     help="Okta's X.509 signing certificate (PEM); repeat for a rollover.",
 )
 @click.option("--entity-id", help="Okta's Identity Provider Issuer (entity ID).")
+@click.option(
+    "--allow-expired-certificate",
+    is_flag=True,
+    help="Trust the IdP's certificates even once expired (never weak ones), for an IdP "
+    "known to sign with an expired self-signed certificate. Audited; configuring again "
+    "without it turns it off.",
+)
 @reports_errors
 def configure(
     org_ref: str,
@@ -81,12 +94,17 @@ def configure(
     sso_url: str | None,
     certificates: tuple[Path, ...],
     entity_id: str | None,
+    allow_expired_certificate: bool,
 ) -> None:
     """Set the IdP of ORG: from Okta's metadata link, or by hand (SSO URL + certificate).
 
     By hand, the entity ID may be left out for an Okta sign-on URL
     (``https://ORG.okta.com/app/NAME/exk.../sso/saml``): it is
     ``http://www.okta.com/exk...``.
+
+    Every certificate must have a strong key (RSA of 2048 bits or more, EC on
+    P-256 or larger) and be valid now; an expired one is accepted only with
+    ``--allow-expired-certificate``.
     """
     chosen = [bool(metadata_url), bool(metadata_file), bool(sso_url or certificates)]
     if sum(chosen) != 1:
@@ -125,17 +143,21 @@ def configure(
             idp_sso_url=sso_target,
             certificates=certs,
             metadata_url=metadata_url,
+            allow_expired_certificate=allow_expired_certificate,
         )
+        warning_days = settings.certificate_warning_days
+        warnings = _certificate_warnings(connection, warning_days)
     explain(
         f"Configured {organization.name!r} for {entity} ({len(certs)} signing certificate(s)). "
         "Sign in once through Okta to finish connecting."
     )
-
-
-def _fingerprint(body: str) -> str:
-    """The SHA-256 fingerprint of a certificate, as Okta shows it (``AB:CD:...``)."""
-    digest = hashlib.sha256(base64.b64decode(body)).hexdigest().upper()
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+    if allow_expired_certificate:
+        explain(
+            "Warning: expired IdP certificates of this connection are trusted "
+            "(--allow-expired-certificate)."
+        )
+    for line in warnings:
+        explain(line)
 
 
 def _read_certificate(path: Path) -> str:
@@ -161,7 +183,13 @@ def idp_initiated(org_ref: str, state: str) -> None:
 @click.argument("org_ref", metavar="ORG")
 @reports_errors
 def show(org_ref: str) -> None:
-    """Print ORG's connection as JSON: the values to enter in Okta, and its state."""
+    """Print ORG's connection as JSON: the values to enter in Okta, and its state.
+
+    Each IdP certificate is shown with its fingerprint, subject, key, validity
+    and days left; a warning on stderr names each one that expires within
+    ``OKTA_SCIM_CERTIFICATE_WARNING_DAYS`` days or is not trusted.
+    """
+    warning_days = extension().settings.certificate_warning_days
     with unit_of_work() as directory:
         _, connection = _connection(directory, org_ref)
         c = connection
@@ -177,8 +205,126 @@ def show(org_ref: str) -> None:
                 "allow_idp_initiated": c.allow_idp_initiated,
                 "idp_entity_id": c.idp_entity_id,
                 "idp_sso_url": c.idp_sso_url,
-                "idp_certificates": [_fingerprint(cert) for cert in c.idp_certificates or []],
+                "idp_certificates": [
+                    _certificate_entry(cert, c.allow_expired_certificate)
+                    for cert in c.idp_certificates or []
+                ],
+                "allow_expired_certificate": bool(c.allow_expired_certificate),
                 "metadata_url": c.metadata_url,
                 "provisioning_enabled": c.provisioning_enabled,
             }
         )
+        warnings = _certificate_warnings(c, warning_days)
+    for line in warnings:
+        explain(line)
+
+
+@sso.command("check-certificates")
+@click.argument("org_ref", metavar="ORG", required=False)
+@click.option(
+    "--days",
+    type=click.IntRange(0, 3650),
+    help="Warn when the last certificate expires within this many days "
+    "(default: OKTA_SCIM_CERTIFICATE_WARNING_DAYS).",
+)
+@reports_errors
+def check_certificates(org_ref: str | None, days: int | None) -> None:
+    """Check the IdP certificates of every connection (of ORG, or of all); for cron.
+
+    Prints one JSON object per configured connection. Sends the signal
+    ``idp_certificate_expiring`` for each connection whose last certificate
+    expires within the window (or has expired), and exits 1 if there is one,
+    or a connection that trusts no certificate at all.
+    """
+    window = extension().settings.certificate_warning_days if days is None else days
+    with unit_of_work() as directory:
+        organization = directory.get_organization(org_ref) if org_ref else None
+        checks = directory.certificate_check(timedelta(days=window), organization)
+        rows = [
+            {
+                "organization": public_id(check.organization.id),
+                "organization_name": check.organization.name,
+                "integration_id": check.connection.integration_id,
+                "expiring": check.expiring,
+                "trusted": check.trusted,
+                "days_left": check.days_left,
+                "not_after": _time(check.last.not_after) if check.last else None,
+                "fingerprint": check.last.fingerprint if check.last else None,
+                "allow_expired_certificate": bool(check.connection.allow_expired_certificate),
+            }
+            for check in checks
+        ]
+    emit(rows)
+    for row in rows:
+        if not row["trusted"]:
+            explain(
+                f"{row['organization_name']!r}: no IdP certificate is trusted; "
+                "sign-ins are refused. Run 'sso configure' with the current certificate."
+            )
+        elif row["expiring"]:
+            explain(
+                f"{row['organization_name']!r}: the IdP certificate expires in "
+                f"{row['days_left']} day(s) ({row['not_after']}). Run 'sso configure' with "
+                "the new certificate before then."
+            )
+    if any(check.at_risk for check in checks):
+        sys.exit(1)
+
+
+def _certificate_entry(text: str, allow_expired: bool) -> dict[str, t.Any]:
+    """How ``sso show`` prints one certificate: never the certificate itself."""
+    try:
+        info = inspect_certificate(text)
+    except CertificateRefused:
+        return {"fingerprint": _raw_fingerprint(text), "state": "unreadable", "trusted": False}
+    now = datetime.now(timezone.utc)
+    return {
+        "fingerprint": info.fingerprint,
+        "subject": info.subject,
+        "key": info.key,
+        "not_before": _time(info.not_before),
+        "not_after": _time(info.not_after),
+        "days_left": info.days_left(now),
+        "state": info.state(now),
+        "trusted": info.trusted(now, allow_expired=bool(allow_expired)),
+    }
+
+
+def _certificate_warnings(connection: t.Any, warning_days: int) -> list[str]:
+    """Lines for stderr: each certificate not trusted or expiring within ``warning_days``."""
+    now = datetime.now(timezone.utc)
+    allow_expired = bool(connection.allow_expired_certificate)
+    lines, trusted = [], 0
+    for text in connection.idp_certificates or []:
+        try:
+            info = inspect_certificate(text)
+        except CertificateRefused as e:
+            lines.append(f"Warning: {e} It is not trusted.")
+            continue
+        trusted += info.trusted(now, allow_expired=allow_expired)
+        problem = info.problem(now)
+        if problem:
+            override = allow_expired and info.state(now) == "expired"
+            lines.append(
+                f"Warning: {problem}; "
+                + ("trusted anyway (--allow-expired-certificate)." if override else "not trusted.")
+            )
+        elif info.days_left(now) <= warning_days:
+            lines.append(
+                f"Warning: the certificate {info.name()} expires in {info.days_left(now)} "
+                f"day(s), on {_time(info.not_after)}. Configure its successor before then."
+            )
+    if connection.idp_certificates and not trusted:
+        lines.append("Warning: no IdP certificate is trusted now: every sign-in is refused.")
+    return lines
+
+
+def _raw_fingerprint(text: str) -> str | None:
+    try:
+        return fingerprint(text)
+    except ValueError:
+        return None
+
+
+def _time(when: datetime) -> str:
+    return when.astimezone(timezone.utc).isoformat()

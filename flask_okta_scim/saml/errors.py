@@ -19,3 +19,13 @@ class SamlError(Exception):
 
 class MetadataError(Exception):
     """IdP metadata could not be fetched or understood (the message says why)."""
+
+
+class NoTrustedCertificate(SamlError):
+    """A connection has no IdP signing certificate that may be trusted now.
+
+    Every configured certificate has expired (without the operator's
+    override), is not valid yet, or has a weak key: no signature can be
+    verified, so no sign-in can succeed until the IdP's current certificate is
+    configured. ``reason`` names each certificate and why it is not trusted.
+    """

@@ -103,8 +103,9 @@ def process_response(
     catching every exception malformed input can raise (400); then the
     extension's own rules on values read from their exact signed places, and
     the InResponseTo values of the Response *and* of each bearer
-    SubjectConfirmationData, for :func:`check_in_response_to`. It does not check replay (the caller stores
-    :attr:`SamlIdentity.assertion_id` until :attr:`SamlIdentity.remember_until`).
+    SubjectConfirmationData, for :func:`check_in_response_to`. It does not
+    check replay (the caller stores :attr:`SamlIdentity.assertion_id` until
+    :attr:`SamlIdentity.remember_until`).
     """
     raw = form.get("SAMLResponse")
     if not raw:

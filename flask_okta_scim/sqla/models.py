@@ -262,6 +262,8 @@ def define_models(
         idp_certificates: Mapped[list[str]] = mapped_column(JSON, default=list)
         metadata_url: Mapped[str | None] = mapped_column(String(2048))
         allow_idp_initiated: Mapped[bool] = mapped_column(Boolean, default=True)
+        # Operator override: trust expired (never weak) IdP certificates (docs/security.rst).
+        allow_expired_certificate: Mapped[bool] = mapped_column(Boolean, default=False)
         # Only sessions vouched for by this connection's IdP may act in the organization.
         require_sso: Mapped[bool] = mapped_column(Boolean, default=False)
         provisioning_enabled: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -29,6 +29,8 @@ from .._current import extension
 from ..core.errors import DirectoryError
 from ..core.errors import JitRefused
 from ..core.redirects import safe_next_path
+from ..saml.certificates import trusted_certificates
+from ..saml.errors import NoTrustedCertificate
 from ..saml.errors import SamlError
 from ..saml.service import SamlIdentity
 from ..saml.service import check_in_response_to
@@ -73,13 +75,29 @@ def urls(integration_id: str) -> ConnectionUrls:
 
 
 def _settings_for(connection: t.Any) -> dict[str, t.Any]:
+    """python3-saml settings trusting only the connection's certificates valid now.
+
+    Raises :class:`NoTrustedCertificate` when none is left: expired (without
+    the connection's ``allow_expired_certificate`` override), not valid yet,
+    or weak.
+    """
+    trust = trusted_certificates(
+        connection.idp_certificates or [],
+        allow_expired=bool(connection.allow_expired_certificate),
+    )
+    if not trust.trusted:
+        raise NoTrustedCertificate(
+            f"{trust.reason()}. Configure the IdP's current signing certificate: "
+            "'flask okta-scim sso configure ORG --metadata-url ...' (or --certificate); "
+            "see 'Changing Okta's signing certificate' in the admin guide."
+        )
     u = urls(connection.integration_id)
     return saml_settings(
         sp_entity_id=u.metadata,
         acs_url=u.acs,
         idp_entity_id=connection.idp_entity_id,
         idp_sso_url=connection.idp_sso_url,
-        certificates=list(connection.idp_certificates),
+        certificates=[info.body for info in trust.trusted],
     )
 
 
@@ -132,7 +150,11 @@ def sign_in(integration_id: str) -> ResponseReturnValue:
         return too_many(budget.retry_after(client_address()))
     settings = ext.settings
     u = urls(integration_id)
-    target, request_id = login_url(_settings_for(connection), u.sign_in)
+    try:
+        saml = _settings_for(connection)
+    except NoTrustedCertificate as e:
+        return _certificate_error(e.reason)
+    target, request_id = login_url(saml, u.sign_in)
     nonce = nonce_for_new_sign_in()
     lifetime = timedelta(seconds=settings.sso_request_lifetime)
     with directory.atomic():
@@ -325,6 +347,8 @@ def _refuse(
                 "invite you or to add your domain to a team."
             )
         return _error(403, "Ask your admin for access", message, error.reason)
+    if isinstance(error, NoTrustedCertificate):
+        return _certificate_error(error.reason)
     if error.status == 400:
         return _error(
             400,
@@ -339,6 +363,17 @@ def _refuse(
         "The sign-in could not be verified. Start again from your Okta dashboard "
         "or your organization's sign-in link.",
         error.reason,
+    )
+
+
+def _certificate_error(reason: str) -> Response:
+    return error_page(
+        403,
+        "Okta sign-in is unavailable",
+        "Your organization's identity provider signs with a certificate that has expired or "
+        "is not accepted, so its sign-ins cannot be verified. Ask your organization's admin "
+        "to update the Okta signing certificate here.",
+        reason,
     )
 
 

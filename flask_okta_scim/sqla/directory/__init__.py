@@ -10,7 +10,8 @@ domains) ← :mod:`.groups` (the IdP's member lists behind Okta-managed teams) �
 :mod:`.search_keys` (what filters compare: folded keys, email rows) ←
 :mod:`.identities` (SCIM-provisioned people, rules 4-9); :mod:`.jit` (rule 3)
 builds on teams; :mod:`.connections` (Okta connections, SCIM tokens, sign-ins in
-progress, the replay cache) on the base; :mod:`.sign_in` (the ACS's decisions)
+progress, the replay cache) on :mod:`.certificates` (the IdP certificates'
+checks), on the base; :mod:`.sign_in` (the ACS's decisions)
 on JIT and connections. :class:`Directory` is all of them.
 """
 

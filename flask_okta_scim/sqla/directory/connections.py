@@ -30,7 +30,7 @@ from ...core.errors import NotReady
 from ...core.ids import new_integration_id
 from .._sql import insert_ignore
 from ..mixins import utcnow
-from .base import DirectoryBase
+from .certificates import Certificates
 
 #: Connection states (docs/directory.rst).
 PENDING, CONFIGURED, CONNECTED = "pending", "configured", "connected"
@@ -59,7 +59,7 @@ def is_configured(connection: t.Any) -> bool:
     return bool(connection.idp_entity_id and connection.idp_sso_url and connection.idp_certificates)
 
 
-class Connections(DirectoryBase):
+class Connections(Certificates):
     """The Okta connection of an organization, its provisioning tokens, and sign-ins in progress."""
 
     def get_connection(self, organization: t.Any) -> t.Any:
@@ -115,8 +115,17 @@ class Connections(DirectoryBase):
         idp_sso_url: str,
         certificates: list[str],
         metadata_url: str | None = None,
+        allow_expired_certificate: bool = False,
     ) -> None:
         """Set the IdP's entity ID, SSO URL and signing certificates (all of them, for rollover).
+
+        Every certificate must be readable, have a strong key (RSA of 2048
+        bits or more, EC on P-256 or larger) and be valid now:
+        :class:`InvalidValue` names the first one refused and why. An expired
+        one is accepted only with ``allow_expired_certificate``, the
+        operator's override, stored on the connection (and audited), that
+        lets sign-ins trust expired certificates; configuring again without
+        it turns it off. No override admits a weak key.
 
         A *pending* connection becomes *configured*; a *connected* one stays
         connected. Does not check that the IdP answers. Does not commit.
@@ -125,10 +134,13 @@ class Connections(DirectoryBase):
             raise InvalidValue("The IdP needs an entity ID and an http(s) sign-on URL.")
         if not certificates:
             raise InvalidValue("At least one IdP signing certificate is needed.")
+        allow_expired = bool(allow_expired_certificate)
+        checked = self._checked_certificates(certificates, allow_expired=allow_expired)
         connection.idp_entity_id = idp_entity_id
         connection.idp_sso_url = idp_sso_url
         connection.idp_certificates = list(certificates)
         connection.metadata_url = metadata_url
+        connection.allow_expired_certificate = allow_expired
         if connection.status != CONNECTED:
             connection.status = CONFIGURED
         self.audit(
@@ -138,7 +150,9 @@ class Connections(DirectoryBase):
             connection.integration_id,
             idp_entity_id=idp_entity_id,
             certificates=len(certificates),
+            fingerprints=[info.fingerprint for info in checked],
             metadata_url=metadata_url,
+            allow_expired_certificate=allow_expired,
         )
 
     def set_allow_idp_initiated(self, connection: t.Any, allowed: bool) -> None:
