@@ -2,6 +2,7 @@
 
 from . import signals
 from ._extension import OktaSCIM
+from .config import BaseUrlNotSet
 from .config import ConfigError
 from .core.errors import Conflict
 from .core.errors import DirectoryError
@@ -10,6 +11,7 @@ from .core.errors import JitRefused
 from .core.errors import NotAMember
 from .core.errors import NotFound
 from .core.errors import NotManaged
+from .sqla.mapping import ModelMappingError
 from .web.session import current_sso_organization
 from .web.session import get_sso_organization
 from .web.session import may_act_in
@@ -17,11 +19,13 @@ from .web.session import may_act_in
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "BaseUrlNotSet",
     "ConfigError",
     "Conflict",
     "DirectoryError",
     "InvalidValue",
     "JitRefused",
+    "ModelMappingError",
     "NotAMember",
     "NotFound",
     "NotManaged",

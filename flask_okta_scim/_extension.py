@@ -103,8 +103,10 @@ class OktaSCIM:
 
         Sets the defaults of every ``OKTA_SCIM_*`` key that ``app.config``
         lacks, validates them all once (a :class:`~flask_okta_scim.config.ConfigError`
-        names the faulty key), registers the SCIM and sign-in blueprints and
-        adds the ``flask okta-scim`` commands. Does not create any table.
+        names the faulty key; an absent ``OKTA_SCIM_BASE_URL`` is not an error here,
+        but sign-in and SCIM requests answer 503 until it is set), registers the SCIM
+        and sign-in blueprints and adds the ``flask okta-scim`` commands. Does not
+        create any table.
         """
         if "okta_scim" in app.extensions:
             raise RuntimeError(
@@ -118,7 +120,7 @@ class OktaSCIM:
             logger.warning(
                 "OKTA_SCIM_BASE_URL %s is not https: browsers will not send the sign-in "
                 "cookie with Okta's cross-site POST, so SP-initiated sign-in will fail.",
-                settings.base_url,
+                settings.configured_base_url,
             )
         self._state[app] = _State(
             settings=settings,

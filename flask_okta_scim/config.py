@@ -3,7 +3,10 @@
 Every key starts with ``OKTA_SCIM_``, so ``app.config.from_prefixed_env()``
 reads them from ``FLASK_OKTA_SCIM_*`` environment variables. They are read once,
 in :meth:`~flask_okta_scim.OktaSCIM.init_app`; a bad value fails there with a
-message that names the key. This module does not import Flask.
+message that names the key. A missing ``OKTA_SCIM_BASE_URL`` does not: only
+what builds public URLs needs it (sign-in, the SCIM API, commands that print
+URLs), and each of those refuses with :class:`BaseUrlNotSet`, so commands such
+as ``flask db upgrade`` run without it. This module does not import Flask.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ class ConfigKeys:
 
     #: The public base URL of the application, e.g. ``https://app.example.com``.
     #: SAML URLs (ACS, entity ID, metadata) and SCIM ``Location`` headers are
-    #: built from it, never from the request's ``Host`` header. Required.
+    #: built from it, never from the request's ``Host`` header. Needed by single
+    #: sign-on, the SCIM API and the commands that print URLs; everything else
+    #: works without it.
     BASE_URL = "OKTA_SCIM_BASE_URL"
     #: Where the SCIM 2.0 API is mounted.
     SCIM_URL_PREFIX = "OKTA_SCIM_URL_PREFIX"
@@ -109,11 +114,26 @@ class ConfigError(ValueError):
     """A configuration key is missing or has an unusable value."""
 
 
+class BaseUrlNotSet(ConfigError):
+    """``OKTA_SCIM_BASE_URL`` is not set, and something that builds public URLs needs it.
+
+    ``needed_by`` says what (``"single sign-on"``, ``"the SCIM API"``, a command).
+    """
+
+    def __init__(self, needed_by: str) -> None:
+        self.needed_by = needed_by
+        super().__init__(
+            f"{ConfigKeys.BASE_URL} must be set to the public base URL of the application, "
+            f"e.g. 'https://app.example.com': {needed_by} builds its URLs from it."
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """The validated configuration of one application."""
 
-    base_url: str
+    #: The normalised ``OKTA_SCIM_BASE_URL``, or ``None`` when it is not set.
+    configured_base_url: str | None
     scim_url_prefix: str
     sso_url_prefix: str
     default_role: str
@@ -141,8 +161,27 @@ class Settings:
             nameservers=self.dns_nameservers, port=self.dns_port, timeout=self.dns_timeout
         )
 
+    @property
+    def has_base_url(self) -> bool:
+        """Whether ``OKTA_SCIM_BASE_URL`` is set."""
+        return self.configured_base_url is not None
+
+    @property
+    def base_url(self) -> str:
+        """The public base URL; raises :class:`BaseUrlNotSet` when it is not set."""
+        return self.require_base_url("single sign-on or the SCIM API")
+
+    def require_base_url(self, needed_by: str) -> str:
+        """The public base URL, or :class:`BaseUrlNotSet` naming ``needed_by``."""
+        if self.configured_base_url is None:
+            raise BaseUrlNotSet(needed_by)
+        return self.configured_base_url
+
     def url(self, path: str) -> str:
-        """Return the public URL of ``path`` (which starts with ``/``)."""
+        """Return the public URL of ``path`` (which starts with ``/``).
+
+        Raises :class:`BaseUrlNotSet` when ``OKTA_SCIM_BASE_URL`` is not set.
+        """
         return self.base_url + path
 
     @property
@@ -152,8 +191,11 @@ class Settings:
         ``SameSite=None`` needs ``Secure``, which browsers allow on https and on
         localhost only. Without it, Okta's cross-site POST to the ACS arrives
         without the cookie that binds an SP-initiated sign-in to its browser.
+        ``True`` when the base URL is not set (nothing to warn about yet).
         """
-        parts = urlsplit(self.base_url)
+        if self.configured_base_url is None:
+            return True
+        parts = urlsplit(self.configured_base_url)
         host = parts.hostname or ""
         return (
             parts.scheme == "https"
@@ -165,10 +207,11 @@ class Settings:
 def load_settings(config: Mapping[str, t.Any]) -> Settings:
     """Validate the ``OKTA_SCIM_*`` keys of ``config``.
 
-    Raises :class:`ConfigError` with a message that names the faulty key.
+    Raises :class:`ConfigError` with a message that names the faulty key. An
+    absent (or empty) ``OKTA_SCIM_BASE_URL`` is not an error here.
     """
     return Settings(
-        base_url=_base_url(config.get(ConfigKeys.BASE_URL)),
+        configured_base_url=_base_url(config.get(ConfigKeys.BASE_URL)),
         scim_url_prefix=_prefix(config, ConfigKeys.SCIM_URL_PREFIX),
         sso_url_prefix=_prefix(config, ConfigKeys.SSO_URL_PREFIX),
         default_role=_word(config, ConfigKeys.DEFAULT_ROLE),
@@ -192,13 +235,10 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
     )
 
 
-def _base_url(value: t.Any) -> str:
+def _base_url(value: t.Any) -> str | None:
     key = ConfigKeys.BASE_URL
-    if not value:
-        raise ConfigError(
-            f"{key} must be set to the public base URL of the application, "
-            "e.g. 'https://app.example.com'."
-        )
+    if value is None or value == "":
+        return None
     if not isinstance(value, str):
         raise ConfigError(f"{key} must be a string, not {type(value).__name__}.")
     parts = urlsplit(value.strip())

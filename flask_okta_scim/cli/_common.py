@@ -17,6 +17,7 @@ from functools import wraps
 import click
 
 from .._current import extension
+from ..config import BaseUrlNotSet
 from ..core.errors import DirectoryError
 from ..scim.resources import timestamp
 from ..sqla.directory import Directory
@@ -32,7 +33,7 @@ def unit_of_work() -> Iterator[Directory]:
 
 
 def reports_errors(f: F) -> F:
-    """Turn :class:`DirectoryError` into a clean message on stderr and exit status 1."""
+    """Turn :class:`DirectoryError` and :class:`BaseUrlNotSet` into a message on stderr, exit 1."""
 
     @wraps(f)
     def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
@@ -40,8 +41,19 @@ def reports_errors(f: F) -> F:
             return f(*args, **kwargs)
         except DirectoryError as e:
             raise click.ClickException(e.message) from None
+        except BaseUrlNotSet as e:
+            raise click.ClickException(str(e)) from None
 
     return t.cast(F, wrapper)
+
+
+def require_base_url(command: str) -> str:
+    """The public base URL, for a command that prints URLs built from it.
+
+    Call it before changing anything: without ``OKTA_SCIM_BASE_URL`` the
+    command stops there (exit status 1, the key named on stderr).
+    """
+    return extension().settings.require_base_url(f"'flask okta-scim {command}'")
 
 
 def emit(value: t.Any) -> None:

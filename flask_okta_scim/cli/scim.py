@@ -12,6 +12,7 @@ from .._current import extension
 from ._common import emit
 from ._common import explain
 from ._common import reports_errors
+from ._common import require_base_url
 from ._common import unit_of_work
 
 scim = AppGroup("scim", help="Turn SCIM provisioning on or off and manage its bearer token.")
@@ -23,8 +24,10 @@ scim = AppGroup("scim", help="Turn SCIM provisioning on or off and manage its be
 def enable(org_ref: str) -> None:
     """Turn provisioning on for ORG and print its bearer token (shown this once only).
 
-    ORG needs a connected Okta single sign-on first.
+    ORG needs a connected Okta single sign-on first, and ``OKTA_SCIM_BASE_URL``
+    must be set (the SCIM base URL to give Okta is built from it).
     """
+    require_base_url("scim enable")
     with unit_of_work() as directory:
         organization = directory.get_organization(org_ref)
         token = directory.enable_provisioning(organization)

@@ -26,6 +26,7 @@ from ._common import emit
 from ._common import explain
 from ._common import public_id
 from ._common import reports_errors
+from ._common import require_base_url
 from ._common import unit_of_work
 
 sso = AppGroup("sso", help="Connect an organization's Okta for single sign-on.")
@@ -59,6 +60,11 @@ def connect(org_ref: str) -> None:
         else f"Started the Okta connection of {organization.name!r}. Enter this Integration "
         "ID in Okta, then run 'sso configure' with Okta's metadata link."
     )
+    if not extension().settings.has_base_url:
+        explain(
+            "Note: OKTA_SCIM_BASE_URL is not set; 'sso show' needs it to print the URLs "
+            "to enter in Okta, and sign-in answers 503 until it is set."
+        )
     emit(connection.integration_id)
 
 
@@ -187,8 +193,10 @@ def show(org_ref: str) -> None:
 
     Each IdP certificate is shown with its fingerprint, subject, key, validity
     and days left; a warning on stderr names each one that expires within
-    ``OKTA_SCIM_CERTIFICATE_WARNING_DAYS`` days or is not trusted.
+    ``OKTA_SCIM_CERTIFICATE_WARNING_DAYS`` days or is not trusted. The URLs are
+    built from ``OKTA_SCIM_BASE_URL``: without it, the command fails.
     """
+    require_base_url("sso show")
     warning_days = extension().settings.certificate_warning_days
     with unit_of_work() as directory:
         _, connection = _connection(directory, org_ref)

@@ -130,6 +130,14 @@ class ServerError(ScimError):
     default_detail = "The server could not complete the request; it was not changed. Retry later."
 
 
+class ServiceUnavailable(ScimError):
+    status = 503
+    default_detail = (
+        "The SCIM API is not available: this server's configuration is incomplete. "
+        "Ask its operator; nothing was changed."
+    )
+
+
 class NotImplementedByServer(ScimError):
     status = 501
     default_detail = "This SCIM feature is not implemented by this server."

@@ -6,6 +6,7 @@ a migration script as in a request.
 
 from .directory import UNSET
 from .directory import Directory
+from .mapping import ModelMappingError
 from .mixins import AccountMixin
 from .mixins import OrganizationMixin
 from .mixins import TeamMixin
@@ -17,6 +18,7 @@ __all__ = [
     "UNSET",
     "AccountMixin",
     "Directory",
+    "ModelMappingError",
     "Models",
     "OrganizationMixin",
     "SQLAlchemyScimStore",

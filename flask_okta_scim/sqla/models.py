@@ -39,6 +39,7 @@ from sqlalchemy.orm import mapped_column
 
 from ..core.ids import new_scim_id
 from ..core.text import fold
+from .mapping import host_columns
 from .mixins import utcnow
 
 
@@ -130,19 +131,27 @@ def define_models(
     Calling it again with the same arguments returns the same classes rather
     than defining the tables twice. It does not create any table in a
     database: ``db.create_all()`` or a migration does.
+
+    The host's models are checked first (``flask_okta_scim.sqla.mapping.host_columns``):
+    a missing or unusable attribute raises
+    :class:`~flask_okta_scim.sqla.ModelMappingError` naming the model, the
+    attribute and the fix. The extension refers to the host's columns by their
+    mapped attribute names (``Account.email``), whatever the columns are called.
     """
     key = (base, account, organization, team, table_prefix)
     if key in _defined:
         return _defined[key]
 
     p = table_prefix
-    account_fk = f"{account.__table__.name}.id"
-    organization_fk = f"{organization.__table__.name}.id"
-    team_fk = f"{team.__table__.name}.id"
+    # By mapped attribute, never by column name: the host may map ``email`` to "email_address".
+    host = host_columns(account=account, organization=organization, team=team)
+    account_fk = host.account_id
+    organization_fk = host.organization_id
+    team_fk = host.team_id
 
     Index(
         f"uq_{account.__table__.name}_email_lower",
-        func.lower(account.__table__.c.email),
+        func.lower(host.account_email),
         unique=True,
     )
 

@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from .._current import extension
+from ..config import BaseUrlNotSet
 from ..core import errors as directory_errors
 from ..scim import discovery
 from ..scim import errors
@@ -82,8 +83,14 @@ def _error_response(error: errors.ScimError) -> Response:
 
 
 @bp.before_request
-def _limit_body() -> None:
-    request.max_content_length = extension().settings.max_body_bytes
+def _limit_body() -> Response | None:
+    """Bound the body; answer 503 (logged, nothing read) while ``OKTA_SCIM_BASE_URL`` is unset."""
+    settings = extension().settings
+    if not settings.has_base_url:
+        logger.error("SCIM request refused: %s", BaseUrlNotSet("the SCIM API"))
+        return _error_response(errors.ServiceUnavailable())
+    request.max_content_length = settings.max_body_bytes
+    return None
 
 
 def _json_body() -> t.Any:

@@ -36,6 +36,7 @@ from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .._current import extension
+from ..config import BaseUrlNotSet
 from ..core.text import loggable
 
 logger = logging.getLogger("flask_okta_scim.sso")
@@ -165,6 +166,20 @@ def too_many(retry_after: int) -> Response:
     )
 
 
+def not_configured() -> Response:
+    """The 503 page while ``OKTA_SCIM_BASE_URL`` is unset: logged as an error, nothing read."""
+    problem = str(BaseUrlNotSet("single sign-on"))
+    logger.error("SSO sign-in refused: %s", problem)
+    return error_page(
+        503,
+        "Single sign-on is not available",
+        "Single sign-on is not set up on this server yet. Try again later, or ask the "
+        "site's operator.",
+        problem,
+        log=False,
+    )
+
+
 def guard_request() -> Response | None:
     """Before any other before-request function, on the sign-in URLs: bound the body.
 
@@ -174,13 +189,17 @@ def guard_request() -> Response | None:
     nothing later parses an unbounded one: a chunked body that grows past the
     limit stops there. Counts URL-encoded fields before parsing them. Refuses a
     client address that spent its failure budget (429) before reading its post.
+    Answers 503 (:func:`not_configured`) while ``OKTA_SCIM_BASE_URL`` is unset.
     Does nothing for other blueprints' URLs.
     """
     from .sso import bp
 
     if request.blueprint != bp.name:
         return None
-    limit = extension().settings.sso_max_body_bytes
+    settings = extension().settings
+    if not settings.has_base_url:
+        return not_configured()
+    limit = settings.sso_max_body_bytes
     request.max_content_length = limit
     request.max_form_memory_size = limit
     request.max_form_parts = MAX_FORM_FIELDS

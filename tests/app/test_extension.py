@@ -52,7 +52,6 @@ def test_an_unregistered_app_is_named_as_such():
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("OKTA_SCIM_BASE_URL", None, "OKTA_SCIM_BASE_URL must be set"),
         ("OKTA_SCIM_BASE_URL", "app.example.com", "OKTA_SCIM_BASE_URL must be an absolute"),
         ("OKTA_SCIM_BASE_URL", "ftp://app.example.com", "OKTA_SCIM_BASE_URL must be an absolute"),
         ("OKTA_SCIM_BASE_URL", "https://a.example?x=1", "OKTA_SCIM_BASE_URL must not contain"),
