@@ -18,6 +18,7 @@ from .cli import okta_scim_cli
 from .config import DEFAULTS
 from .config import Settings
 from .config import load_settings
+from .logs import log
 from .passwords import hash_password as default_hash_password
 from .sqla.directory import Directory
 from .sqla.models import Models
@@ -31,8 +32,6 @@ from .web.session import on_logout
 from .web.sso import bp as sso_blueprint
 from .web.sso_guard import SignInBudgets
 from .web.sso_guard import guard_request
-
-logger = logging.getLogger("flask_okta_scim")
 
 
 @dataclass(frozen=True)
@@ -117,10 +116,13 @@ class OktaSCIM:
             app.config.setdefault(key, value)
         settings = load_settings(app.config)
         if not settings.cross_site_cookies_possible:
-            logger.warning(
+            log(
+                "config.insecure_base_url",
+                logging.WARNING,
                 "OKTA_SCIM_BASE_URL %s is not https: browsers will not send the sign-in "
                 "cookie with Okta's cross-site POST, so SP-initiated sign-in will fail.",
                 settings.configured_base_url,
+                base_url=settings.configured_base_url,
             )
         self._state[app] = _State(
             settings=settings,

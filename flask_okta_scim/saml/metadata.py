@@ -29,8 +29,14 @@ _NETLOC = re.compile(r"(?P<host>\[[^\[\]]*\]|[^\[\]:]*)(?::(?P<port>[^:]*))?")
 
 @dataclass(frozen=True)
 class IdpMetadata:
+    """What a connection needs of an IdP's metadata, as :func:`parse_metadata` read it."""
+
+    #: The IdP's entity ID (Okta: ``http://www.okta.com/exk...``).
     entity_id: str
+    #: The HTTP-Redirect ``SingleSignOnService`` URL.
     sso_url: str
+    #: The signing certificates, base64 bodies; readable, but not judged (see
+    #: :func:`~flask_okta_scim.saml.certificates.check_certificate`).
     certificates: list[str]
 
 

@@ -42,13 +42,13 @@ from .._current import extension
 from ..core.errors import DirectoryError
 from ..core.errors import JitRefused
 from ..core.text import loggable
+from ..logs import log
 from ..saml.service import SamlIdentity
 from .session import PASSWORD
 from .session import SSO
 from .session import current_record
 from .session import record_sign_in
-
-logger = logging.getLogger("flask_okta_scim.sso")
+from .sso_guard import Where
 
 bp = Blueprint("okta_scim_link", __name__, template_folder="../templates")
 
@@ -93,6 +93,7 @@ def link(integration_id: str) -> ResponseReturnValue:
     if connection is None:
         session.pop(LINK_KEY, None)
         return _page(404, "Unknown sign-in link", "This single sign-on link does not exist.")
+    where = Where.of(connection)
     if not _proven(pending, directory):
         # Sign in to the account the usual way, after the IdP's refusal, then come back.
         return redirect(_login_url(request.path))
@@ -128,7 +129,15 @@ def link(integration_id: str) -> ResponseReturnValue:
             )
     except DirectoryError as e:
         session.pop(LINK_KEY, None)
-        logger.warning("Account link refused: %s", loggable(str(e)))
+        log(
+            "sso.link_refused",
+            logging.WARNING,
+            "Account link refused: %s",
+            loggable(str(e)),
+            organization=where.organization,
+            connection=where.connection,
+            reason=str(e),
+        )
         return _page(
             403,
             "Your account was not linked",

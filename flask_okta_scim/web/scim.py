@@ -28,6 +28,8 @@ from werkzeug.routing import BaseConverter
 from .._current import extension
 from ..config import BaseUrlNotSet
 from ..core import errors as directory_errors
+from ..core.text import loggable
+from ..logs import log
 from ..scim import discovery
 from ..scim import errors
 from ..scim.constants import CONTENT_TYPE
@@ -41,8 +43,6 @@ from ..scim.service import ScimService
 from ..scim.service import preconditions
 from ..sqla.scim_store import SQLAlchemyScimStore
 from .scim_guard import bearer_token
-
-logger = logging.getLogger("flask_okta_scim.scim")
 
 bp = Blueprint("okta_scim", __name__)
 
@@ -87,7 +87,13 @@ def _limit_body() -> Response | None:
     """Bound the body; answer 503 (logged, nothing read) while ``OKTA_SCIM_BASE_URL`` is unset."""
     settings = extension().settings
     if not settings.has_base_url:
-        logger.error("SCIM request refused: %s", BaseUrlNotSet("the SCIM API"))
+        log(
+            "config.base_url_missing",
+            logging.ERROR,
+            "SCIM request refused: %s",
+            BaseUrlNotSet("the SCIM API"),
+            needed_by="the SCIM API",
+        )
         return _error_response(errors.ServiceUnavailable())
     request.max_content_length = settings.max_body_bytes
     return None
@@ -247,10 +253,14 @@ class ScimView(MethodView):
             except directory_errors.ConcurrentUpdate:
                 if attempt == RUNS:
                     raise
-                logger.info(
+                log(
+                    "scim.rerun",
+                    logging.INFO,
                     "SCIM %s %s ran into a concurrent one; running it again",
                     request.method,
-                    request.path,
+                    loggable(request.path),
+                    **_request_fields(),
+                    attempt=attempt + 1,
                 )
                 time.sleep(random.uniform(0, 0.02 * attempt))
         raise AssertionError("unreachable")
@@ -493,11 +503,30 @@ def _http_error(error: HTTPException) -> Response:
 
 @bp.errorhandler(Exception)
 def _unexpected(error: Exception) -> Response:
-    logger.exception("SCIM request %s %s failed", request.method, request.path)
+    log(
+        "scim.request_failed",
+        logging.ERROR,
+        "SCIM request %s %s failed",
+        request.method,
+        loggable(request.path),
+        **_request_fields(),
+        status=500,
+        exc_info=True,
+    )
     detail = None
     if current_app.debug:
         detail = f"{type(error).__name__}: {error}"
     return _scim_error(errors.ServerError(detail))
+
+
+def _request_fields() -> dict[str, t.Any]:
+    """The log fields of this SCIM request: its organization (once authenticated), method, path."""
+    who = g.get("_okta_scim_scim")
+    return {
+        "organization": who[0] if who else None,
+        "method": request.method,
+        "path": request.path,
+    }
 
 
 def _audit_failure(error: errors.ScimError) -> None:
@@ -522,5 +551,12 @@ def _audit_failure(error: errors.ScimError) -> None:
         )
         directory.session.commit()
     except Exception:  # the audit must never turn an answer into a crash
-        logger.exception("Could not record a failed SCIM request in the audit log")
+        log(
+            "scim.audit_failed",
+            logging.ERROR,
+            "Could not record a failed SCIM request in the audit log",
+            **_request_fields(),
+            status=error.status,
+            exc_info=True,
+        )
         directory.session.rollback()

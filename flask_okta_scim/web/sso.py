@@ -29,6 +29,7 @@ from .._current import extension
 from ..core.errors import DirectoryError
 from ..core.errors import JitRefused
 from ..core.redirects import safe_next_path
+from ..logs import log
 from ..saml.certificates import trusted_certificates
 from ..saml.errors import NoTrustedCertificate
 from ..saml.errors import SamlError
@@ -50,13 +51,12 @@ from .sso_binding import is_cross_site_post
 from .sso_binding import nonce_for_new_sign_in
 from .sso_binding import presented_browser_key
 from .sso_binding import set_binding_cookies
+from .sso_guard import Where
 from .sso_guard import client_address
 from .sso_guard import error_page
 from .sso_guard import log_overrun
 from .sso_guard import too_large
 from .sso_guard import too_many
-
-logger = logging.getLogger("flask_okta_scim.sso")
 
 bp = Blueprint("okta_scim_sso", __name__, template_folder="../templates")
 
@@ -107,8 +107,9 @@ def _error(
     message: str,
     reason: str | None = None,
     action: tuple[str, str] | None = None,
+    where: Where | None = None,
 ) -> Response:
-    return error_page(status, title, message, reason, action=action)
+    return error_page(status, title, message, reason, action=action, where=where)
 
 
 @bp.errorhandler(413)
@@ -153,7 +154,7 @@ def sign_in(integration_id: str) -> ResponseReturnValue:
     try:
         saml = _settings_for(connection)
     except NoTrustedCertificate as e:
-        return _certificate_error(e.reason)
+        return _certificate_error(e.reason, Where.of(connection))
     target, request_id = login_url(saml, u.sign_in)
     nonce = nonce_for_new_sign_in()
     lifetime = timedelta(seconds=settings.sso_request_lifetime)
@@ -283,7 +284,7 @@ def _finish(
         if e.reason == JitRefused.NOT_MANAGED and response.status_code != 429:
             link_url = start_link(integration_id, identity)
             if link_url is not None:
-                response = _not_managed(refusal.reason, link_url, log=False)
+                response = _not_managed(refusal.reason, link_url, None, log_reason=False)
         return response
     except DirectoryError as e:  # e.g. the same person's first sign-in twice at once
         return _refuse(directory, organization, connection, SamlError(f"directory: {e}"))
@@ -307,6 +308,7 @@ def _refuse(
 ) -> Response:
     """Audit, log and answer a refusal, within the refusal budgets (429 past them)."""
     directory.session.rollback()
+    where = Where.of(connection)
     budgets = extension().sign_in_budgets
     address = client_address()
     within = [
@@ -325,7 +327,15 @@ def _refuse(
         directory.record_refusal(organization, connection, error.reason)
         directory.session.commit()
     except Exception:  # the audit must not turn a refusal into a crash
-        logger.exception("Could not record a refused sign-in in the audit log")
+        log(
+            "sso.audit_failed",
+            logging.ERROR,
+            "Could not record a refused sign-in in the audit log",
+            organization=where.organization,
+            connection=where.connection,
+            reason=error.reason,
+            exc_info=True,
+        )
         directory.session.rollback()
     if jit is not None:
         if jit.reason == JitRefused.DEACTIVATED:
@@ -334,7 +344,7 @@ def _refuse(
                 "provider. Ask your admin to assign you again in Okta."
             )
         elif jit.reason == JitRefused.NOT_MANAGED:
-            return _not_managed(error.reason, None)
+            return _not_managed(error.reason, None, where)
         elif jit.reason == JitRefused.DOMAIN_VERIFIED_ELSEWHERE:
             message = (
                 "Your email domain belongs to another organization here, so this "
@@ -346,9 +356,9 @@ def _refuse(
                 "domain is not pre-approved for it. Ask your organization's admin to "
                 "invite you or to add your domain to a team."
             )
-        return _error(403, "Ask your admin for access", message, error.reason)
+        return _error(403, "Ask your admin for access", message, error.reason, where=where)
     if isinstance(error, NoTrustedCertificate):
-        return _certificate_error(error.reason)
+        return _certificate_error(error.reason, where)
     if error.status == 400:
         return _error(
             400,
@@ -356,6 +366,7 @@ def _refuse(
             "The sign-in message from your identity provider could not be read. "
             "Start again from Okta.",
             error.reason,
+            where=where,
         )
     return _error(
         403,
@@ -363,10 +374,11 @@ def _refuse(
         "The sign-in could not be verified. Start again from your Okta dashboard "
         "or your organization's sign-in link.",
         error.reason,
+        where=where,
     )
 
 
-def _certificate_error(reason: str) -> Response:
+def _certificate_error(reason: str, where: Where) -> Response:
     return error_page(
         403,
         "Okta sign-in is unavailable",
@@ -374,10 +386,13 @@ def _certificate_error(reason: str) -> Response:
         "is not accepted, so its sign-ins cannot be verified. Ask your organization's admin "
         "to update the Okta signing certificate here.",
         reason,
+        where=where,
     )
 
 
-def _not_managed(reason: str, link_url: str | None, *, log: bool = True) -> Response:
+def _not_managed(
+    reason: str, link_url: str | None, where: Where | None, *, log_reason: bool = True
+) -> Response:
     return error_page(
         403,
         "Your account is not managed by this organization",
@@ -392,7 +407,8 @@ def _not_managed(reason: str, link_url: str | None, *, log: bool = True) -> Resp
         "the usual way.",
         reason,
         action=(link_url, "Link your account") if link_url else None,
-        log=log,
+        log_reason=log_reason,
+        where=where,
     )
 
 

@@ -38,8 +38,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .._current import extension
 from ..config import BaseUrlNotSet
 from ..core.text import loggable
-
-logger = logging.getLogger("flask_okta_scim.sso")
+from ..logs import log
 
 #: The most fields a sign-in form may have (SAMLResponse, RelayState, a confirmation's token).
 MAX_FORM_FIELDS = 16
@@ -100,12 +99,30 @@ class SignInBudgets(t.NamedTuple):
 def log_overrun(budget: Budget, key: str) -> None:
     """One warning per window for a budget overrun, however many requests follow it."""
     if budget.first_overrun(key):
-        logger.warning(
+        per_address = budget.name.endswith("-address")
+        log(
+            "sso.refusal_budget_exhausted",
+            logging.WARNING,
             "SSO sign-in refusals over budget (%s %s): further ones in this window are "
             "answered 429, neither audited nor logged",
             budget.name,
             loggable(key, 100),
+            connection=None if per_address else key,
+            budget=budget.name,
+            address=key if per_address else None,
         )
+
+
+class Where(t.NamedTuple):
+    """Which organization and connection a sign-in page is about, for the log."""
+
+    organization: object = None
+    connection: str | None = None
+
+    @classmethod
+    def of(cls, connection: t.Any) -> Where:
+        """Read the ids now: once the session is rolled back, reading them is a query."""
+        return cls(connection.organization_id, connection.integration_id)
 
 
 def client_address() -> str:
@@ -121,16 +138,30 @@ def error_page(
     *,
     action: tuple[str, str] | None = None,
     headers: dict[str, str] | None = None,
-    log: bool = True,
+    log_reason: bool = True,
+    where: Where | None = None,
 ) -> Response:
     """A sign-in error page; ``reason`` (never shown, but in debug mode) goes to the log.
 
-    The reason is logged through :func:`loggable` (one bounded line). Does not
-    write the audit log.
+    The reason is logged through :func:`loggable` (one bounded line) as the
+    event ``sso.refused``, with the page's reference and ``where`` it happened.
+    Does not write the audit log.
     """
     reference = uuid.uuid4().hex[:12]
-    if reason and log:
-        logger.warning("SSO sign-in refused [%s]: %s", reference, loggable(reason))
+    where = where or Where()
+    if reason and log_reason:
+        log(
+            "sso.refused",
+            logging.WARNING,
+            "SSO sign-in refused [%s]: %s",
+            reference,
+            loggable(reason),
+            organization=where.organization,
+            connection=where.connection,
+            reference=reference,
+            reason=reason,
+            status=status,
+        )
     body = render_template(
         "okta_scim/sso_error.html",
         title=title,
@@ -169,14 +200,20 @@ def too_many(retry_after: int) -> Response:
 def not_configured() -> Response:
     """The 503 page while ``OKTA_SCIM_BASE_URL`` is unset: logged as an error, nothing read."""
     problem = str(BaseUrlNotSet("single sign-on"))
-    logger.error("SSO sign-in refused: %s", problem)
+    log(
+        "config.base_url_missing",
+        logging.ERROR,
+        "SSO sign-in refused: %s",
+        problem,
+        needed_by="single sign-on",
+    )
     return error_page(
         503,
         "Single sign-on is not available",
         "Single sign-on is not set up on this server yet. Try again later, or ask the "
         "site's operator.",
         problem,
-        log=False,
+        log_reason=False,
     )
 
 

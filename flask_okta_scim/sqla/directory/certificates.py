@@ -10,6 +10,7 @@ connections' certificates are about to expire.
 
 from __future__ import annotations
 
+import logging
 import typing as t
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlalchemy import select
 
 from ... import signals
 from ...core.errors import InvalidValue
+from ...logs import log
 from ...saml.certificates import EXPIRED
 from ...saml.certificates import VALID
 from ...saml.certificates import CertificateInfo
@@ -89,7 +91,8 @@ class Certificates(DirectoryBase):
         A connection is *expiring* when the last strong certificate it has
         expires within ``within``, or already has, and it has no
         ``allow_expired_certificate`` override; the signal
-        ``idp_certificate_expiring`` is sent for each such connection. A
+        ``idp_certificate_expiring`` is sent and the event ``certificate.expiring``
+        logged (a warning) for each such connection. A
         rollover's old certificate expiring next to a newer one is therefore
         no warning. Changes nothing in the database; does not commit.
         """
@@ -126,6 +129,19 @@ class Certificates(DirectoryBase):
             )
             results.append(check)
             if check.expiring and last is not None:
+                log(
+                    "certificate.expiring",
+                    logging.WARNING,
+                    "The IdP certificate of connection %s expires in %d day(s) (%s)",
+                    connection.integration_id,
+                    check.days_left,
+                    last.not_after.isoformat(),
+                    organization=owner.id,
+                    connection=connection.integration_id,
+                    days_left=check.days_left,
+                    not_after=last.not_after.isoformat(),
+                    fingerprint=last.fingerprint,
+                )
                 self._send(
                     signals.idp_certificate_expiring,
                     organization=owner,
