@@ -1,7 +1,8 @@
 """A small monitoring SaaS that uses Flask-Okta-SCIM: teams own monitors.
 
-Run it with ``flask --app sample_app init-db`` then ``flask --app sample_app run``
-(``make demo`` does both and adds a demo organization).
+Run it with ``flask --app sample_app init-db`` (which runs the migrations in
+``sample_app/migrations/``) then ``flask --app sample_app run`` (``make demo`` does both
+and adds a demo organization).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from . import receivers  # noqa: F401  (connects the signal receivers)
 from .models import Account
 from .models import db
 from .models import okta
+from .schema import migrate
+from .schema import upgrade_database
 
 login_manager = LoginManager()
 login_manager.login_view = "sample.login"
@@ -51,6 +54,7 @@ def create_app(test_config: dict[str, t.Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
 
     db.init_app(app)
+    migrate.init_app(app)
     okta.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -85,9 +89,16 @@ def _instance_secret(instance_path: str) -> str:
 
 @click.command("init-db")
 def init_db() -> None:
-    """Create the sample app's tables (and the extension's) if they do not exist."""
-    db.create_all()
-    click.echo("Initialised the database.", err=True)
+    """Create or upgrade the sample app's tables (and the extension's): run the migrations.
+
+    The same as ``flask db upgrade``, except that a database made by ``db.create_all()``
+    (before there were migrations) is marked as up to date when it matches the models.
+    """
+    try:
+        done = upgrade_database()
+    except RuntimeError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"Initialised the database. {done}", err=True)
 
 
 DEMO_ORGANIZATION = "Demo Organization"
