@@ -68,7 +68,8 @@ def start_link(integration_id: str, identity: SamlIdentity) -> str | None:
     session[LINK_KEY] = {
         "integration_id": integration_id,
         "email": identity.email,
-        "display_name": identity.display_name,
+        # the account keeps 200 characters; the cookie-backed session must stay small
+        "display_name": identity.display_name[:200] if identity.display_name else None,
         "assertion_id": identity.assertion_id,
         "remember_until": identity.remember_until.isoformat(),
         "started": time.time(),

@@ -8,9 +8,7 @@ traceback. Each request is one unit of work: it commits whole or not at all.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import random
 import time
 import typing as t
@@ -35,7 +33,6 @@ from ..scim import errors
 from ..scim.constants import CONTENT_TYPE
 from ..scim.constants import GROUP
 from ..scim.constants import USER
-from ..scim.resources import check_json
 from ..scim.resources import project
 from ..scim.search import ListQuery
 from ..scim.search import parse_search_request
@@ -43,6 +40,9 @@ from ..scim.service import ScimService
 from ..scim.service import preconditions
 from ..sqla.scim_store import SQLAlchemyScimStore
 from .scim_guard import bearer_token
+from .scim_request import json_body
+from .scim_request import names
+from .scim_request import query_args
 
 bp = Blueprint("okta_scim", __name__)
 
@@ -99,62 +99,8 @@ def _limit_body() -> Response | None:
     return None
 
 
-def _json_body() -> t.Any:
-    """The request body as strict JSON (no NaN or Infinity), checked by :func:`check_json`."""
-    raw = request.get_data(cache=True)  # honours max_content_length: 413 beyond it
-    try:
-        body = json.loads(
-            raw.decode("utf-8"), parse_constant=_no_constants, parse_float=_finite_float
-        )
-    except RecursionError:
-        raise errors.InvalidSyntax("The request body is nested too deeply.") from None
-    except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidSyntax(
-            "The request body must be JSON (application/scim+json)."
-        ) from None
-    check_json(body)
-    return body
-
-
-def _no_constants(name: str) -> t.NoReturn:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e400: JSON allows it, no database stores it
-        raise ValueError(f"{text} is out of range")
-    return value
-
-
-def _int_arg(name: str, default: int | None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise directory_errors.InvalidValue(f"{name} must be an integer.") from None
-
-
-def _names(arg: str) -> list[str] | None:
-    raw = request.args.get(arg)
-    return [p.strip() for p in raw.split(",") if p.strip()] if raw else None
-
-
 def _shape(resource: dict[str, t.Any]) -> dict[str, t.Any]:
-    return project(resource, _names("attributes"), _names("excludedAttributes"))
-
-
-def _query_args() -> ListQuery:
-    """The list a ``GET`` asks for, from its query string."""
-    return ListQuery(
-        filter=request.args.get("filter"),
-        start_index=_int_arg("startIndex", 1) or 1,
-        count=_int_arg("count", None),
-        attributes=_names("attributes"),
-        excluded_attributes=_names("excludedAttributes"),
-    )
+    return project(resource, names("attributes"), names("excludedAttributes"))
 
 
 def _list(service: ScimService, query: ListQuery, resource_type: str | None) -> Response:
@@ -295,23 +241,23 @@ class UsersView(ScimView):
     allowed = "Use GET or POST on /Users."
 
     def get(self, service: ScimService) -> Response:
-        return _list(service, _query_args(), USER)
+        return _list(service, query_args(), USER)
 
     def post(self, service: ScimService) -> Response:
-        return _created(service.create_user(_json_body()))
+        return _created(service.create_user(json_body()))
 
 
 class UserView(ScimView):
     def get(self, service: ScimService, scim_id: str) -> Response:
         return _with_version(
-            service.get_user(scim_id, with_groups=_asks_for_groups(_names("attributes")))
+            service.get_user(scim_id, with_groups=_asks_for_groups(names("attributes")))
         )
 
     def put(self, service: ScimService, scim_id: str) -> Response:
-        return _with_version(service.replace_user(scim_id, _json_body(), _if_match()))
+        return _with_version(service.replace_user(scim_id, json_body(), _if_match()))
 
     def patch(self, service: ScimService, scim_id: str) -> Response:
-        return _with_version(service.patch_user(scim_id, _json_body(), _if_match()))
+        return _with_version(service.patch_user(scim_id, json_body(), _if_match()))
 
     def delete(self, service: ScimService, scim_id: str) -> Response:
         service.delete_user(scim_id, _if_match())
@@ -322,30 +268,30 @@ class GroupsView(ScimView):
     allowed = "Use GET or POST on /Groups."
 
     def get(self, service: ScimService) -> Response:
-        return _list(service, _query_args(), GROUP)
+        return _list(service, query_args(), GROUP)
 
     def post(self, service: ScimService) -> Response:
-        return _created(service.create_group(_json_body()))
+        return _created(service.create_group(json_body()))
 
 
 class GroupView(ScimView):
     def get(self, service: ScimService, scim_id: str) -> Response:
         return _with_version(
             service.get_group(
-                scim_id, members=_members_wanted(_names("attributes"), _names("excludedAttributes"))
+                scim_id, members=_members_wanted(names("attributes"), names("excludedAttributes"))
             )
         )
 
     def put(self, service: ScimService, scim_id: str) -> Response:
-        return _with_version(service.replace_group(scim_id, _json_body(), _if_match()))
+        return _with_version(service.replace_group(scim_id, json_body(), _if_match()))
 
     def patch(self, service: ScimService, scim_id: str) -> Response:
-        service.patch_group(scim_id, _json_body(), _if_match())
-        if _names("attributes") or _names("excludedAttributes"):
+        service.patch_group(scim_id, json_body(), _if_match())
+        if names("attributes") or names("excludedAttributes"):
             return _with_version(
                 service.get_group(
                     scim_id,
-                    members=_members_wanted(_names("attributes"), _names("excludedAttributes")),
+                    members=_members_wanted(names("attributes"), names("excludedAttributes")),
                 )
             )
         # 204: a one-member change costs the same in a group of 50,000.
@@ -369,7 +315,7 @@ class SearchView(ScimView):
     allowed = "Search with POST and a SearchRequest body."
 
     def post(self, service: ScimService) -> Response:
-        return _list(service, parse_search_request(_json_body()), self.resource_type)
+        return _list(service, parse_search_request(json_body()), self.resource_type)
 
 
 class UserSearchView(SearchView):
