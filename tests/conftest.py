@@ -9,6 +9,7 @@ turns that skip into a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import typing as t
@@ -21,6 +22,7 @@ from flask import Flask
 from sqlalchemy import create_engine
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
 from werkzeug.serving import make_server
 
 from sample_app import create_app
@@ -41,11 +43,14 @@ def service_missing(reason: str) -> t.NoReturn:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test run, with the sample app's tables."""
-    # One database per test run, so that concurrent runs on one server never collide.
-    name = f"flask_okta_scim_test_{os.getpid()}"
+@contextmanager
+def fresh_postgres_database(name: str, *settings: str) -> Iterator[str]:
+    """Create the empty PostgreSQL database ``name`` (dropping a leftover one), yield its URL,
+    drop it afterwards. ``settings`` are ``"key = 'value'"`` pairs set on the database where
+    the role may (a superuser); elsewhere they are skipped.
+
+    Skips the test (fails it with OKTA_SCIM_REQUIRE_SERVICES=1) when no server answers.
+    """
     server = make_url(POSTGRES_SERVER)
     admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
@@ -55,14 +60,26 @@ def postgres_url() -> Iterator[str]:
     except Exception as e:  # any driver or connection error means: no server
         admin.dispose()
         service_missing(f"PostgreSQL is not reachable at {server.render_as_string()}: {e}")
-    url = server.set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    db.metadata.create_all(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    for setting in settings:
+        with contextlib.suppress(ProgrammingError), admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" SET {setting}'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, with the sample app's tables."""
+    # One database per test run, so that concurrent runs on one server never collide.
+    with fresh_postgres_database(f"flask_okta_scim_test_{os.getpid()}") as url:
+        engine = create_engine(url)
+        db.metadata.create_all(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

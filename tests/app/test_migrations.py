@@ -24,10 +24,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
-from sqlalchemy import create_engine
 from sqlalchemy import inspect
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from sample_app import create_app
@@ -35,8 +33,7 @@ from sample_app.models import db
 from sample_app.models import okta
 from sample_app.schema import MIGRATION_OPTIONS
 from sample_app.schema import VERSION_TABLE
-from tests.conftest import POSTGRES_SERVER
-from tests.conftest import service_missing
+from tests.conftest import fresh_postgres_database
 
 #: The index SQLite's reflection cannot show Alembic.
 EMAIL_INDEX = "uq_account_email_lower"
@@ -48,22 +45,8 @@ def empty_database(backend: str, tmp_path: t.Any) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrated.sqlite'}"
         return
-    name = f"flask_okta_scim_migrations_{os.getpid()}"
-    server = make_url(POSTGRES_SERVER)
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as e:  # any driver or connection error means: no server
-        admin.dispose()
-        service_missing(f"PostgreSQL is not reachable at {server.render_as_string()}: {e}")
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database(f"flask_okta_scim_migrations_{os.getpid()}") as url:
+        yield url
 
 
 @pytest.fixture

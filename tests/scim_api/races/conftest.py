@@ -11,7 +11,6 @@ the reason, unless ``OKTA_SCIM_REQUIRE_SERVICES=1``, which makes that a failure.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import importlib.util
 import json
@@ -32,16 +31,13 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ProgrammingError
 
 from sample_app import create_app
 from sample_app.models import db
 from sample_app.models import okta
 from tests.conftest import OKTA_HEADERS
-from tests.conftest import POSTGRES_SERVER
+from tests.conftest import fresh_postgres_database
 from tests.conftest import okta_cli_ok
 from tests.conftest import service_missing
 from tests.sample_server import SampleServer
@@ -107,25 +103,10 @@ def race_database() -> Iterator[str]:
     Its ``deadlock_timeout`` is 100 ms (PostgreSQL's default is 1 s): deadlocks are the
     same, found sooner, so that the races that cause them take less time.
     """
-    name = f"flask_okta_scim_races_{os.getpid()}"
-    server = make_url(POSTGRES_SERVER)
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as e:  # any driver or connection error means: no server
-        admin.dispose()
-        service_missing(f"PostgreSQL is not reachable at {server.render_as_string()}: {e}")
-    # Only a superuser may change it; the races just take longer otherwise.
-    with contextlib.suppress(ProgrammingError), admin.connect() as conn:
-        conn.execute(text(f"ALTER DATABASE \"{name}\" SET deadlock_timeout = '100ms'"))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database(
+        f"flask_okta_scim_races_{os.getpid()}", "deadlock_timeout = '100ms'"
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
