@@ -397,6 +397,21 @@ def define_models(
     return models
 
 
+def unlinked_group_of(team: t.Any) -> dict[str, t.Any]:
+    """The values of a new SCIM group row for ``team``, not (yet) managed by Okta."""
+    now = utcnow_ms()
+    return {
+        "id": new_scim_id(),
+        "organization_id": team.organization_id,
+        "team_id": team.id,
+        "name_key": fold(team.name),
+        "managed": False,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def _keep_groups_with_teams(models: Models) -> None:
     """Give every team its SCIM group row, and keep the row's folded name current.
 
@@ -408,18 +423,7 @@ def _keep_groups_with_teams(models: Models) -> None:
 
     @event.listens_for(models.team, "after_insert")
     def _team_inserted(mapper: t.Any, connection: t.Any, team: t.Any) -> None:
-        connection.execute(
-            insert(group).values(
-                id=new_scim_id(),
-                organization_id=team.organization_id,
-                team_id=team.id,
-                name_key=fold(team.name),
-                managed=False,
-                version=1,
-                created_at=utcnow_ms(),
-                updated_at=utcnow_ms(),
-            )
-        )
+        connection.execute(insert(group).values(**unlinked_group_of(team)))
 
     @event.listens_for(models.team, "after_update")
     def _team_updated(mapper: t.Any, connection: t.Any, team: t.Any) -> None:

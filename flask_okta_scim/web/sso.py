@@ -101,24 +101,13 @@ def _settings_for(connection: t.Any) -> dict[str, t.Any]:
     )
 
 
-def _error(
-    status: int,
-    title: str,
-    message: str,
-    reason: str | None = None,
-    action: tuple[str, str] | None = None,
-    where: Where | None = None,
-) -> Response:
-    return error_page(status, title, message, reason, action=action, where=where)
-
-
 @bp.errorhandler(413)
 def _too_large(error: Exception) -> Response:
     return too_large()
 
 
 def _not_found() -> Response:
-    return _error(
+    return error_page(
         404,
         "Unknown sign-in link",
         "This single sign-on link does not exist. Check the link with your admin.",
@@ -139,7 +128,7 @@ def sign_in(integration_id: str) -> ResponseReturnValue:
     if connection is None:
         return _not_found()
     if not is_configured(connection):
-        return _error(
+        return error_page(
             409,
             "Single sign-on is not set up yet",
             "Your organization has not finished setting up Okta sign-in. "
@@ -239,7 +228,7 @@ def continue_sign_in(integration_id: str) -> ResponseReturnValue:
 
 
 def _expired() -> Response:
-    return _error(
+    return error_page(
         400,
         "This sign-in cannot continue",
         "There is no sign-in to continue in this browser, or it expired. Start again from Okta.",
@@ -356,11 +345,11 @@ def _refuse(
                 "domain is not pre-approved for it. Ask your organization's admin to "
                 "invite you or to add your domain to a team."
             )
-        return _error(403, "Ask your admin for access", message, error.reason, where=where)
+        return error_page(403, "Ask your admin for access", message, error.reason, where=where)
     if isinstance(error, NoTrustedCertificate):
         return _certificate_error(error.reason, where)
     if error.status == 400:
-        return _error(
+        return error_page(
             400,
             "Sign-in failed",
             "The sign-in message from your identity provider could not be read. "
@@ -368,7 +357,7 @@ def _refuse(
             error.reason,
             where=where,
         )
-    return _error(
+    return error_page(
         403,
         "Sign-in failed",
         "The sign-in could not be verified. Start again from your Okta dashboard "

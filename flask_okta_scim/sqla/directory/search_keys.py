@@ -16,11 +16,11 @@ from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
 
-from ...core.ids import new_scim_id
 from ...core.text import fold
 from ...scim.attributes import email_elements
 from ...scim.attributes import folded_keys
 from .._sql import chunks
+from ..models import unlinked_group_of
 from .groups import Groups
 
 #: Starts the key of a deleted identity's released userName.
@@ -59,16 +59,7 @@ class SearchKeys(Groups):
             .order_by(team.id)
         ).all()
         for found in missing:
-            self.session.add(
-                group(
-                    id=new_scim_id(),
-                    organization_id=found.organization_id,
-                    team_id=found.id,
-                    name_key=fold(found.name),
-                    managed=False,
-                    version=1,
-                )
-            )
+            self.session.add(group(**unlinked_group_of(found)))
             counts["teams_linked_to_groups"] += 1
         self.session.flush()
         group_where = [] if organization is None else [group.organization_id == organization.id]
