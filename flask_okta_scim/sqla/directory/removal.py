@@ -27,6 +27,7 @@ from datetime import datetime
 
 from sqlalchemy import delete
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from ... import signals
@@ -120,6 +121,7 @@ class Removal(Ownership):
                 with self.session.begin_nested():
                     self._send(signals.user_deleted, account=account, organization=organization)
                     self._delete_account(account)
+                    self._check_deferred_constraints()
             except IntegrityError as error:
                 log(
                     "account.delete_refused",
@@ -138,6 +140,39 @@ class Removal(Ownership):
                 return "deleted"
         self.disable_account(account, organization, reason="removed")
         return "disabled"
+
+    def _check_deferred_constraints(self) -> None:
+        """Check now the foreign keys a host declared ``DEFERRABLE INITIALLY DEFERRED``.
+
+        They would be checked at commit, after the savepoint that can still undo
+        the deletion. On PostgreSQL ``SET CONSTRAINTS ALL IMMEDIATE`` checks
+        them at once (and they stay immediate for the rest of this transaction).
+        SQLite has no such statement: ``PRAGMA foreign_key_check`` is run on each
+        table that has a foreign key to the account table (a scan of each).
+        Raises :class:`IntegrityError` for a row left pointing at the account.
+        """
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            self.session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+            return
+        if dialect != "sqlite":
+            return
+        referencing = self.session.scalars(
+            text(
+                "SELECT DISTINCT m.name FROM sqlite_master AS m, pragma_foreign_key_list(m.name) "
+                "AS k WHERE m.type = 'table' AND k.\"table\" = :table"
+            ),
+            {"table": self.models.account.__table__.name},
+        ).all()
+        for table in referencing:
+            quoted = table.replace('"', '""')
+            broken = self.session.execute(text(f'PRAGMA foreign_key_check("{quoted}")')).first()
+            if broken is not None:
+                raise IntegrityError(
+                    "PRAGMA foreign_key_check",
+                    None,
+                    Exception(f"FOREIGN KEY constraint failed: {table} row {broken[1]}"),
+                )
 
     def _delete_account(self, account: t.Any) -> None:
         """Delete ``account`` and every extension row that points at it."""
