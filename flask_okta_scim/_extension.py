@@ -102,6 +102,9 @@ class OktaSCIM:
             table_prefix=table_prefix,
         )
         self.hash_password = hash_password
+        #: The host's answer to "may this account administer this organization?"
+        #: (:meth:`init_admin`); ``None``: nobody may.
+        self.may_administer: t.Callable[[t.Any, t.Any], bool] | None = None
         self._state: WeakKeyDictionary[Flask, _State] = WeakKeyDictionary()
         if app is not None:
             self.init_app(app)
@@ -150,6 +153,23 @@ class OktaSCIM:
         user_logged_in.connect(on_login, app)
         user_logged_out.connect(on_logout, app)
         app.cli.add_command(okta_scim_cli)
+
+    def init_admin(self, app: Flask, *, may_administer: Callable[[t.Any, t.Any], bool]) -> None:
+        """Mount the customer admin's console on ``app`` (call it after :meth:`init_app`).
+
+        ``may_administer(account, organization)`` is the host's decision of who
+        administers which organization (an ``admin`` role, an owner flag...);
+        the console also requires that the session may act in the
+        organization (:func:`~flask_okta_scim.may_act_in`). Pages are under
+        ``OKTA_SCIM_ADMIN_URL_PREFIX``; see docs/admin-console.rst. Needs
+        Flask-Login for the signed-in account and uses Flask-WTF's CSRF tokens.
+        """
+        from .web.admin import bp as admin_blueprint
+
+        self.may_administer = may_administer
+        app.register_blueprint(
+            admin_blueprint, url_prefix=self._state[app].settings.admin_url_prefix
+        )
 
     #: The SCIM API's blueprint, for hosts that need to name it (e.g. ``csrf.exempt(...)``).
     @property

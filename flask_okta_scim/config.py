@@ -86,6 +86,11 @@ class ConfigKeys:
     #: it) or ``"delete"`` (delete the row; disabled instead if the
     #: application's own foreign keys forbid it).
     ACCOUNT_REMOVAL = "OKTA_SCIM_ACCOUNT_REMOVAL"
+    #: Where :meth:`~flask_okta_scim.OktaSCIM.init_admin` mounts the admin console.
+    ADMIN_URL_PREFIX = "OKTA_SCIM_ADMIN_URL_PREFIX"
+    #: The template the admin console's pages extend (its ``content`` block); by
+    #: default a plain page of the extension's.
+    ADMIN_LAYOUT = "OKTA_SCIM_ADMIN_LAYOUT"
 
 
 DEFAULTS: dict[str, t.Any] = {
@@ -115,6 +120,8 @@ DEFAULTS: dict[str, t.Any] = {
     # Keeps the host's rows that point at the person, and reactivation keeps the account's id:
     # docs/directory.rst "Removing a person".
     ConfigKeys.ACCOUNT_REMOVAL: "disable",
+    ConfigKeys.ADMIN_URL_PREFIX: "/okta-scim/admin",
+    ConfigKeys.ADMIN_LAYOUT: "okta_scim/admin/_standalone.html",
 }
 
 
@@ -163,6 +170,8 @@ class Settings:
     dns_timeout: float
     certificate_warning_days: int
     account_removal: str
+    admin_url_prefix: str
+    admin_layout: str
 
     def resolver(self) -> Resolver:
         """The DNS resolver that domain checks use."""
@@ -242,6 +251,8 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
         dns_timeout=_seconds(config, ConfigKeys.DNS_TIMEOUT, 0.05, 60),
         certificate_warning_days=_int(config, ConfigKeys.CERTIFICATE_WARNING_DAYS, 0, 365),
         account_removal=_one_of(config, ConfigKeys.ACCOUNT_REMOVAL, ("disable", "delete")),
+        admin_url_prefix=_prefix(config, ConfigKeys.ADMIN_URL_PREFIX),
+        admin_layout=_template(config, ConfigKeys.ADMIN_LAYOUT),
     )
 
 
@@ -303,6 +314,13 @@ def _prefix(config: Mapping[str, t.Any], key: str) -> str:
             f"{key} must not end with '/' or contain '//', '?', '#' or blanks, got {value!r}."
         )
     return value
+
+
+def _template(config: Mapping[str, t.Any], key: str) -> str:
+    value = config.get(key)
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise ConfigError(f"{key} must be a template name, e.g. 'base.html'.")
+    return value.strip()
 
 
 def _one_of(config: Mapping[str, t.Any], key: str, choices: tuple[str, ...]) -> str:

@@ -34,6 +34,11 @@ def load_account(account_id: str) -> Account | None:
     return db.session.get(Account, int(account_id))
 
 
+def is_admin(account: Account, organization: t.Any) -> bool:
+    """The sample's rule for the admin console: the organization's members with role "admin"."""
+    return okta.directory().member_role(organization, account) == "admin"
+
+
 def create_app(test_config: dict[str, t.Any] | None = None) -> Flask:
     """Build the sample application.
 
@@ -46,6 +51,8 @@ def create_app(test_config: dict[str, t.Any] | None = None) -> Flask:
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI="sqlite:///" + os.path.join(app.instance_path, "sample_app.sqlite"),
         OKTA_SCIM_BASE_URL=f"http://127.0.0.1:{port}",
+        # The admin console renders inside the sample's own page layout.
+        OKTA_SCIM_ADMIN_LAYOUT="base.html",
     )
     app.config.from_prefixed_env()
     if test_config:
@@ -56,6 +63,7 @@ def create_app(test_config: dict[str, t.Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app)
     okta.init_app(app)
+    okta.init_admin(app, may_administer=is_admin)
     login_manager.init_app(app)
     csrf.init_app(app)
     with app.app_context():
@@ -128,8 +136,9 @@ def seed_demo() -> None:
             (platform, "API health", "https://api.demo.example/health"),
         ):
             db.session.add(Monitor(team_id=team.id, name=name, url=url, created_by_id=admin.id))
+    admin_console = okta.settings.admin_url_prefix + f"/{org.id}/sso"
     click.echo(
         f"Created {DEMO_ORGANIZATION!r} (id {org.id}); sign in as {DEMO_ADMIN} "
-        f"with the password {DEMO_PASSWORD!r}.",
+        f"with the password {DEMO_PASSWORD!r}. Its Okta settings: {admin_console}",
         err=True,
     )

@@ -31,6 +31,7 @@ from flask_okta_scim.passwords import hash_password
 from flask_okta_scim.passwords import verify_password
 from flask_okta_scim.sqla.mixins import utcnow
 
+from . import is_admin
 from .models import Monitor
 from .models import OnCallShift
 from .models import Organization
@@ -79,7 +80,14 @@ def index() -> str:
                     ).all(),
                 }
             )
-        organizations.append({"org": org, "members": directory.members(org), "teams": teams})
+        organizations.append(
+            {
+                "org": org,
+                "members": directory.members(org),
+                "teams": teams,
+                "admin": is_admin(current_user, org),
+            }
+        )
     return render_template("index.html", organizations=organizations, monitor_form=MonitorForm())
 
 

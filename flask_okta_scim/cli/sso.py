@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import typing as t
 from datetime import datetime
@@ -19,6 +18,8 @@ from ..saml.certificates import fingerprint
 from ..saml.certificates import inspect_certificate
 from ..saml.errors import MetadataError
 from ..saml.metadata import fetch_metadata
+from ..saml.metadata import idp_by_hand
+from ..saml.metadata import okta_entity_id
 from ..saml.metadata import parse_metadata
 from ..saml.settings import checked_certificate
 from ..web.sso import urls
@@ -30,9 +31,6 @@ from ._common import require_base_url
 from ._common import unit_of_work
 
 sso = AppGroup("sso", help="Connect an organization's Okta for single sign-on.")
-
-#: Okta's sign-on URLs end in .../<app id exk...>/sso/saml; its entity ID is http://www.okta.com/<id>.
-_OKTA_SSO_URL = re.compile(r"^https://[^/]+/app/[^/]+/(?P<app>[A-Za-z0-9]+)/sso/saml/?$")
 
 
 def _connection(directory: t.Any, org_ref: str) -> tuple[t.Any, t.Any]:
@@ -130,15 +128,12 @@ def configure(
         else:
             if not sso_url or not certificates:
                 raise click.UsageError("--sso-url needs at least one --certificate.")
-            match = _OKTA_SSO_URL.match(sso_url)
-            guessed = entity_id or (f"http://www.okta.com/{match['app']}" if match else None)
-            if not guessed:
+            if not entity_id and not okta_entity_id(sso_url):
                 raise click.UsageError(
                     "--entity-id is needed for a sign-on URL that is not Okta's."
                 )
-            entity = guessed
-            sso_target = sso_url
-            certs = [_read_certificate(path) for path in certificates]
+            found = idp_by_hand(sso_url, [_read(path) for path in certificates], entity_id)
+            entity, sso_target, certs = found.entity_id, found.sso_url, found.certificates
     except MetadataError as e:
         raise click.ClickException(str(e)) from None
     with unit_of_work() as directory:
@@ -166,11 +161,14 @@ def configure(
         explain(line)
 
 
-def _read_certificate(path: Path) -> str:
+def _read(path: Path) -> str:
+    """The text of a certificate file, checked so that the error names the file."""
     try:
-        return checked_certificate(path.read_text())
-    except (ValueError, UnicodeDecodeError):
+        text = path.read_text()
+        checked_certificate(text)
+    except (OSError, UnicodeDecodeError, ValueError):
         raise click.ClickException(f"{path} is not a PEM certificate.") from None
+    return text
 
 
 @sso.command("idp-initiated")

@@ -24,6 +24,8 @@ TIMEOUT_SECONDS = 5.0
 MAX_URL_LENGTH = 2048
 _CHUNK_BYTES = 64 * 1024
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+#: Okta's sign-on URLs end in .../<app id exk...>/sso/saml; its entity ID is http://www.okta.com/<id>.
+_OKTA_SSO_URL = re.compile(r"^https://[^/]+/app/[^/]+/(?P<app>[A-Za-z0-9]+)/sso/saml/?$")
 _NETLOC = re.compile(r"(?P<host>\[[^\[\]]*\]|[^\[\]:]*)(?::(?P<port>[^:]*))?")
 
 
@@ -323,3 +325,38 @@ class _DeadlineSSLSocket(ssl.SSLSocket):
     def sendall(self, data: t.Any, flags: int = 0) -> None:
         _arm(self, self.deadline)
         super().sendall(data, flags)
+
+
+def okta_entity_id(sso_url: str) -> str | None:
+    """The entity ID of the Okta app whose sign-on URL is ``sso_url``, or ``None`` if not Okta's."""
+    match = _OKTA_SSO_URL.match(sso_url.strip())
+    return f"http://www.okta.com/{match['app']}" if match else None
+
+
+def idp_by_hand(sso_url: str, certificates: list[str], entity_id: str | None = None) -> IdpMetadata:
+    """What an admin typed instead of a metadata link: the sign-on URL and PEM certificates.
+
+    The entity ID may be left out for an Okta sign-on URL
+    (``https://ORG.okta.com/app/NAME/exk.../sso/saml``): it is
+    ``http://www.okta.com/exk...``. Raises :class:`MetadataError` naming what
+    is wrong (an URL that is not http(s), no certificate, text that is not a
+    PEM certificate, an entity ID that cannot be guessed). Does not judge the
+    certificates' keys and dates (``Directory.configure_connection`` does) and
+    does not contact the IdP.
+    """
+    sso_url = (sso_url or "").strip()
+    if not sso_url.startswith(("https://", "http://")) or len(sso_url) > MAX_URL_LENGTH:
+        raise MetadataError("The sign-on URL must be an http(s) URL.")
+    if not certificates:
+        raise MetadataError("At least one X.509 signing certificate is needed.")
+    bodies = []
+    for number, text in enumerate(certificates, start=1):
+        try:
+            bodies.append(checked_certificate(text))
+        except ValueError:
+            which = f"Certificate {number}" if len(certificates) > 1 else "The certificate"
+            raise MetadataError(f"{which} is not an X.509 certificate in PEM form.") from None
+    entity = (entity_id or "").strip() or okta_entity_id(sso_url) or ""
+    if not entity:
+        raise MetadataError("The IdP's entity ID is needed for a sign-on URL that is not Okta's.")
+    return IdpMetadata(entity_id=entity, sso_url=sso_url, certificates=bodies)

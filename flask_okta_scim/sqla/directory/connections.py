@@ -21,6 +21,7 @@ from datetime import timedelta
 from datetime import timezone
 
 from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -269,6 +270,14 @@ class Connections(Certificates):
             .values(revoked_at=utcnow())
         )
         self.audit(organization, "scim.disable", "connection", connection.integration_id)
+
+    def last_scim_request(self, organization: t.Any) -> datetime | None:
+        """When a token of ``organization`` last authenticated a SCIM request, or ``None``."""
+        tok = self.models.scim_token
+        last: datetime | None = self.session.scalar(
+            select(func.max(tok.last_used_at)).where(tok.organization_id == organization.id)
+        )
+        return last
 
     def authenticate_token(self, token: str) -> tuple[t.Any, t.Any] | None:
         """Return ``(organization, token_row)`` for a valid bearer token, else ``None``.

@@ -1,0 +1,105 @@
+"""The Provisioning screen: SCIM on and off, the bearer token shown once, what Okta sent.
+
+``GET <prefix>/<org_id>/provisioning`` shows whether provisioning is on, the
+SCIM base URL to paste into Okta, when Okta last called, the last failed
+requests, and the people whose changes were not applied (with the reason).
+**Enable provisioning** (offered once single sign-on is connected, with the
+reason until then), **Rotate token** and **Disable provisioning** are POSTs.
+Enabling and rotating answer the page itself, not a redirect, with the new
+**Bearer token**: it is in that one response only (never stored in clear,
+never in the session, ``Cache-Control: no-store``), so a reload does not show
+it again.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from datetime import timedelta
+
+from flask import flash
+from flask import redirect
+from flask import url_for
+from flask_wtf import FlaskForm
+
+from ..._current import extension
+from ...core.errors import NotReady
+from ...sqla.directory.connections import CONNECTED
+from . import actor
+from . import bp
+from . import organization
+from . import render
+
+#: Audit entries listed under "last errors" and "not applied".
+RECENT = 10
+
+
+class ActionForm(FlaskForm):  # type: ignore[misc]
+    """Only the CSRF token: each action is one button."""
+
+
+@bp.get("/<int:org_id>/provisioning")
+def provisioning() -> t.Any:
+    return _page()
+
+
+@bp.post("/<int:org_id>/provisioning/enable")
+def enable() -> t.Any:
+    return _issue(lambda directory: directory.enable_provisioning(organization()))
+
+
+@bp.post("/<int:org_id>/provisioning/rotate")
+def rotate() -> t.Any:
+    grace = timedelta(seconds=extension().settings.token_rotation_grace)
+    return _issue(lambda directory: directory.rotate_token(organization(), grace))
+
+
+@bp.post("/<int:org_id>/provisioning/disable")
+def disable() -> t.Any:
+    if not ActionForm().validate_on_submit():
+        return _page(400, error="The form expired: reload the page and try again.")
+    try:
+        with extension().directory(actor=actor()).atomic() as directory:
+            directory.disable_provisioning(organization())
+    except NotReady as e:
+        return _page(409, error=str(e))
+    flash("Provisioning is off: every token stopped working.")
+    return redirect(url_for(".provisioning"))
+
+
+def _issue(action: t.Callable[[t.Any], str]) -> t.Any:
+    if not ActionForm().validate_on_submit():
+        return _page(400, error="The form expired: reload the page and try again.")
+    try:
+        with extension().directory(actor=actor()).atomic() as directory:
+            token = action(directory)
+    except NotReady as e:
+        return _page(409, error=str(e))
+    return _page(token=token)
+
+
+def _page(status: int = 200, *, token: str | None = None, error: str | None = None) -> t.Any:
+    ext = extension()
+    directory = ext.directory()
+    org = organization()
+    connection = directory.get_connection(org)
+    failures = [
+        r for r in directory.audit_log(org, limit=200, kind="scim") if r.outcome == "failure"
+    ]
+    not_applied = [
+        r for r in directory.audit_log(org, limit=200, kind="user") if r.outcome == "not_applied"
+    ]
+    settings = ext.settings
+    return render(
+        "provisioning",
+        status,
+        connection=connection,
+        sso_connected=connection is not None and connection.status == CONNECTED,
+        enabled=bool(connection and connection.provisioning_enabled),
+        scim_base_url=settings.url(settings.scim_url_prefix) if settings.has_base_url else None,
+        last_request=directory.last_scim_request(org),
+        failures=failures[:RECENT],
+        not_applied=not_applied[:RECENT],
+        token=token,
+        error=error,
+        form=ActionForm(),
+    )

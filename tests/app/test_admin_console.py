@@ -1,0 +1,272 @@
+"""The admin console's Single sign-on and Provisioning screens over HTTP (issue 12, first part):
+who gets in, CSRF, connecting, configuring with inline errors and nothing changed, the token
+shown once. The browser walk-through is tests/e2e/."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+import pytest
+from flask import Flask
+
+from sample_app.models import db
+from sample_app.models import okta
+from tests.cert_factory import make_certificate
+from tests.cert_factory import private_key
+from tests.conftest import sample_app_on
+from tests.saml_idp import IDP_CERT
+from tests.saml_idp import OKTA_ENTITY_ID
+from tests.saml_idp import OKTA_SSO_URL
+from tests.saml_idp import TestIdP
+from tests.saml_idp import post_acs
+
+PREFIX = "/okta-scim/admin"
+IDP = TestIdP()
+
+
+@pytest.fixture
+def app(database_url: str, backend: str) -> t.Iterator[Flask]:
+    # CSRF on, as in production: every form below must carry its token.
+    with sample_app_on(database_url, backend, WTF_CSRF_ENABLED=True) as app:
+        yield app
+
+
+@pytest.fixture
+def org(app: Flask) -> int:
+    """Acme, with an admin (ada, password "ada-pw") and a plain member (bob)."""
+    with app.app_context(), okta.directory().atomic() as directory:
+        acme = directory.create_organization("Acme")
+        for email, role in (("ada@acme.example", "admin"), ("bob@acme.example", "member")):
+            account, _ = directory.ensure_account(email)
+            account.set_password(f"{email.split('@')[0]}-pw")
+            directory.add_member(acme, account, role=role)
+        return t.cast(int, acme.id)
+
+
+def csrf(page: t.Any) -> str:
+    found = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data)
+    assert found, page.data[:500]
+    return found.group(1).decode()
+
+
+def signed_in(app: Flask, email: str) -> t.Any:
+    client = app.test_client()
+    login = client.get("/login")
+    name = email.split("@")[0]
+    answer = client.post(
+        "/login", data={"email": email, "password": f"{name}-pw", "csrf_token": csrf(login)}
+    )
+    assert answer.status_code == 302, answer.data
+    return client
+
+
+@pytest.fixture
+def admin(app: Flask, org: int) -> t.Any:
+    return signed_in(app, "ada@acme.example")
+
+
+def post(client: t.Any, path: str, page_path: str, **data: t.Any) -> t.Any:
+    """POST a form the way a browser does: with the token of the page it is on."""
+    token = csrf(client.get(page_path))
+    return client.post(path, data={"csrf_token": token, **data})
+
+
+def connection(app: Flask, org: int) -> t.Any:
+    with app.app_context():
+        directory = okta.directory()
+        found = directory.get_connection(directory.get_organization(org))
+        if found is not None:
+            db.session.expunge(found)
+        return found
+
+
+# -- who gets in -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("screen", ["sso", "provisioning"])
+def test_anonymous_visitors_go_to_the_host_sign_in(app, org, screen):
+    answer = app.test_client().get(f"{PREFIX}/{org}/{screen}")
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+
+
+@pytest.mark.parametrize("screen", ["sso", "provisioning"])
+def test_a_member_who_is_not_an_admin_is_refused(app, org, screen):
+    bob = signed_in(app, "bob@acme.example")
+    assert bob.get(f"{PREFIX}/{org}/{screen}").status_code == 403
+    # With a valid token (from a page Bob may see): still refused.
+    assert post(bob, f"{PREFIX}/{org}/sso/connect", "/login").status_code == 403
+    assert connection(app, org) is None
+
+
+def test_an_admin_of_another_organization_is_refused_and_learns_nothing(app, org, admin):
+    with app.app_context(), okta.directory().atomic() as directory:
+        other = directory.create_organization("Globex").id
+    forbidden = admin.get(f"{PREFIX}/{other}/sso")
+    missing = admin.get(f"{PREFIX}/999999/sso")
+    assert forbidden.status_code == missing.status_code == 403
+    assert b"Globex" not in forbidden.data
+
+
+def test_a_post_without_the_csrf_token_changes_nothing(app, org, admin):
+    answer = admin.post(f"{PREFIX}/{org}/sso/connect")
+    assert answer.status_code == 400
+    assert connection(app, org) is None
+
+
+def test_pages_are_not_cached(app, org, admin):
+    answer = admin.get(f"{PREFIX}/{org}/sso")
+    assert answer.status_code == 200
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert answer.headers["X-Frame-Options"] == "DENY"
+
+
+# -- Single sign-on ----------------------------------------------------------------------------
+
+
+def test_screens_render_inside_the_host_layout_with_one_flash(app, org, admin):
+    """The sample sets OKTA_SCIM_ADMIN_LAYOUT = "base.html": its header, our tabs, one message."""
+    post(admin, f"{PREFIX}/{org}/sso/connect", f"{PREFIX}/{org}/sso")
+    page = admin.get(f"{PREFIX}/{org}/sso")
+    assert b"Uptime sample" in page.data and b'aria-label="Okta settings"' in page.data
+    assert page.data.count(b"Connected. Enter the Integration ID") == 1
+    assert page.data.count(b"<main") == 1
+
+
+def test_connect_shows_the_integration_id(app, org, admin):
+    page = admin.get(f"{PREFIX}/{org}/sso")
+    assert b"Not set up" in page.data and b">Connect</button>" in page.data
+    answer = post(admin, f"{PREFIX}/{org}/sso/connect", f"{PREFIX}/{org}/sso")
+    assert answer.status_code == 302
+    made = connection(app, org)
+    page = admin.get(f"{PREFIX}/{org}/sso")
+    assert f'id="integration-id" type="text" value="{made.integration_id}" readonly'.encode() in (
+        page.data
+    )
+    assert b'<label for="integration-id">Integration ID</label>' in page.data
+    assert f"/users/sign-in/sso/okta/{made.integration_id}/acs".encode() in page.data
+
+
+def connected_page(app: Flask, org: int, admin: t.Any) -> str:
+    post(admin, f"{PREFIX}/{org}/sso/connect", f"{PREFIX}/{org}/sso")
+    return f"{PREFIX}/{org}/sso"
+
+
+def test_the_sso_url_and_certificate_configure_the_connection(app, org, admin):
+    page = connected_page(app, org, admin)
+    answer = post(
+        admin,
+        page,
+        page,
+        sso_url=OKTA_SSO_URL,
+        certificate=IDP_CERT.read_text(),
+        allow_idp_initiated="y",
+    )
+    assert answer.status_code == 302, answer.data
+    made = connection(app, org)
+    assert made.status == "configured" and made.idp_sso_url == OKTA_SSO_URL
+    assert made.idp_entity_id == OKTA_ENTITY_ID and made.allow_idp_initiated is True
+    shown = admin.get(page)
+    assert b"Configured" in shown.data and b"CN=Test Okta IdP" in shown.data
+    assert b'<input checked id="allow_idp_initiated"' in shown.data
+    test = re.search(
+        rb'<form method="get" action="([^"]+)">\s*'
+        rb'<input type="hidden" name="next" value="([^"]+)">\s*'
+        rb'<button type="submit">Test sign-in',
+        shown.data,
+    )
+    assert test and test.group(2).decode() == page
+    started = admin.get(test.group(1).decode() + "?next=" + page)
+    assert started.status_code == 302 and OKTA_SSO_URL in started.headers["Location"]
+    # Saved again with the box unticked: IdP-initiated sign-in is off.
+    post(admin, page, page, sso_url=OKTA_SSO_URL, certificate=IDP_CERT.read_text())
+    assert connection(app, org).allow_idp_initiated is False
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"sso_url": OKTA_SSO_URL, "certificate": "not a certificate"},
+            b"not an X.509 certificate",
+        ),
+        ({"sso_url": "ftp://idp.example/sso", "certificate": "x"}, b"must be an http(s) URL"),
+        ({"sso_url": OKTA_SSO_URL}, b"Metadata URL, or its SSO URL and X.509 certificate"),
+        ({"metadata_url": "https://127.0.0.1:9/metadata"}, b"metadata"),
+        (
+            {"sso_url": "https://idp.example/sso", "certificate": IDP_CERT.read_text()},
+            b"entity ID is needed",
+        ),
+    ],
+)
+def test_bad_input_is_an_inline_error_and_changes_nothing(app, org, admin, data, message):
+    page = connected_page(app, org, admin)
+    before = connection(app, org)
+    answer = post(admin, page, page, **data)
+    assert answer.status_code == 400
+    assert b'role="alert"' in answer.data and message in answer.data, answer.data
+    after = connection(app, org)
+    assert (after.status, after.idp_sso_url, after.idp_certificates) == (
+        before.status,
+        before.idp_sso_url,
+        before.idp_certificates,
+    )
+
+
+def test_a_weak_certificate_is_refused_inline(app, org, admin):
+    page = connected_page(app, org, admin)
+    weak = make_certificate(private_key("rsa", 1024))
+    answer = post(admin, page, page, sso_url=OKTA_SSO_URL, certificate=weak)
+    assert answer.status_code == 400 and b"1024" in answer.data
+    assert connection(app, org).status == "pending"
+
+
+# -- Provisioning ------------------------------------------------------------------------------
+
+
+def connected_through_okta(app: Flask, org: int, admin: t.Any) -> None:
+    page = connected_page(app, org, admin)
+    post(
+        admin,
+        page,
+        page,
+        sso_url=OKTA_SSO_URL,
+        certificate=IDP_CERT.read_text(),
+        allow_idp_initiated="y",
+    )
+    integration_id = connection(app, org).integration_id
+    post_acs(
+        app.test_client(), integration_id, IDP.for_connection(integration_id, "ada@acme.example")
+    )
+    assert connection(app, org).status == "connected"
+
+
+def test_enable_waits_for_a_connected_sso(app, org, admin):
+    page = admin.get(f"{PREFIX}/{org}/provisioning")
+    assert re.search(rb"<button type=\"submit\" disabled[^>]*>Enable provisioning", page.data)
+    refused = post(admin, f"{PREFIX}/{org}/provisioning/enable", f"{PREFIX}/{org}/provisioning")
+    assert refused.status_code == 409 and b"single sign-on" in refused.data
+
+
+def test_the_bearer_token_is_shown_once_and_works(app, org, admin):
+    connected_through_okta(app, org, admin)
+    page = f"{PREFIX}/{org}/provisioning"
+    answer = post(admin, f"{PREFIX}/{org}/provisioning/enable", page)
+    assert answer.status_code == 200
+    token = re.search(rb'id="bearer-token" type="text" value="([^"]+)"', answer.data).group(1)
+    assert b"you will not see it again" in answer.data
+    assert answer.data.count(token) == 1  # rendered once, in the labelled field
+    assert token not in admin.get(page).data  # not on the next view
+    scim = app.test_client().get(
+        "/scim/v2/Users?count=1", headers={"Authorization": f"Bearer {token.decode()}"}
+    )
+    assert scim.status_code == 200
+    rotated = post(admin, f"{PREFIX}/{org}/provisioning/rotate", page)
+    new = re.search(rb'id="bearer-token" type="text" value="([^"]+)"', rotated.data).group(1)
+    assert new != token
+    off = post(admin, f"{PREFIX}/{org}/provisioning/disable", page)
+    assert off.status_code == 302
+    again = app.test_client().get(
+        "/scim/v2/Users?count=1", headers={"Authorization": f"Bearer {new.decode()}"}
+    )
+    assert again.status_code == 401
