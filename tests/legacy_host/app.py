@@ -166,9 +166,11 @@ okta = OktaSCIM(
 login_manager = LoginManager()
 
 
-@login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     return db.session.get(User, int(user_id))
+
+
+login_manager.user_loader(load_user)
 
 
 def create_app(database_url: str | None = None, **config: t.Any) -> Flask:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone
 
 import flask_migrate
 import pytest
@@ -44,6 +46,9 @@ LEGACY_REVISION = "e567c7440701"
 #: The old app's passwords (pbkdf2 hashes, made long before the extension's scrypt).
 ALICE_PASSWORD = "alice's old password"
 BOB_PASSWORD = "bob's old password"
+
+#: A time for the host's own writes.
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
 
 #: What every test app runs with (the rate limits have their own tests elsewhere).
 TEST_CONFIG: dict[str, t.Any] = {
@@ -246,6 +251,12 @@ def sql(app: Flask, query: str, **params: t.Any) -> list[tuple[t.Any, ...]]:
         return [tuple(row) for row in connection.execute(text(query), params)]
 
 
+def execute(app: Flask, statement: str, **params: t.Any) -> None:
+    """The host's own write, in plain SQL, committed."""
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(text(statement), params)
+
+
 def scalar(app: Flask, query: str, **params: t.Any) -> t.Any:
     rows = sql(app, query, **params)
     assert len(rows) <= 1 and all(len(row) == 1 for row in rows), rows
@@ -260,7 +271,7 @@ def memberships(app: Flask, company_id: int) -> dict[str, str]:
         " WHERE m.account_id = :c",
         c=company_id,
     )
-    return dict(rows)  # type: ignore[arg-type]
+    return dict(rows)
 
 
 def group_members(app: Flask, group_id: int) -> list[str]:

@@ -22,6 +22,7 @@ from tests.legacy_host.app import User
 from tests.legacy_host.app import db
 from tests.legacy_host.conftest import ALICE_PASSWORD
 from tests.legacy_host.conftest import Legacy
+from tests.legacy_host.conftest import execute
 from tests.legacy_host.conftest import group_members
 from tests.legacy_host.conftest import memberships
 from tests.legacy_host.conftest import provisioning
@@ -108,11 +109,11 @@ def test_group_push_writes_the_hosts_groups_and_group_memberships(legacy_app, le
     assert r.status_code in (200, 204), r.get_data(as_text=True)
     assert group_members(legacy_app, design_id) == ["alice@acme.test", "dave@acme.test"]
     with legacy_app.app_context():  # the host's own relationships see the same rows
-        assert [u.email for u in db.session.get(Group, design_id).members] == [
+        assert [u.email for u in db.session.get_one(Group, design_id).members] == [
             "alice@acme.test",
             "dave@acme.test",
         ]
-        assert [g.name for g in db.session.get(User, legacy.alice).groups] == [
+        assert [g.name for g in db.session.get_one(User, legacy.alice).groups] == [
             "Engineering",
             "Design",
         ]
@@ -160,12 +161,12 @@ def test_scim_reads_what_the_host_wrote(legacy_app, legacy, scim):
     GET sees both."""
     alice = create_user(scim, "alice@acme.test")
     bob = create_user(scim, "bob@acme.test")
-    with legacy_app.app_context():
-        db.session.execute(
-            db.text("INSERT INTO group_memberships (group_id, user_id) VALUES (:g, :u)"),
-            {"g": legacy.engineering, "u": legacy.bob},
-        )
-        db.session.commit()
+    execute(
+        legacy_app,
+        "INSERT INTO group_memberships (group_id, user_id) VALUES (:g, :u)",
+        g=legacy.engineering,
+        u=legacy.bob,
+    )
     group = group_id_by_name(scim, "Engineering")
     assert sorted(m["value"] for m in group["members"]) == sorted([alice, bob])
     r = scim.get("/Users?startIndex=1&count=100")

@@ -7,8 +7,6 @@ admitted just in time lands in the host's ``memberships`` and ``group_membership
 
 from __future__ import annotations
 
-import typing as t
-
 import pytest
 from flask import Flask
 
@@ -17,7 +15,10 @@ from tests.conftest import okta_cli_ok
 from tests.legacy_host.app import Group
 from tests.legacy_host.app import db
 from tests.legacy_host.conftest import ALICE_PASSWORD
+from tests.legacy_host.conftest import BOB_PASSWORD
+from tests.legacy_host.conftest import NOW
 from tests.legacy_host.conftest import Legacy
+from tests.legacy_host.conftest import execute
 from tests.legacy_host.conftest import group_members
 from tests.legacy_host.conftest import memberships
 from tests.legacy_host.conftest import scalar
@@ -124,7 +125,7 @@ def test_jit_admits_a_new_person_into_the_hosts_tables(legacy_app, legacy, acme_
         "groups": ["Engineering"],
     }
     with legacy_app.app_context():  # the host's own relationship sees the extension's writes
-        engineering = db.session.get(Group, legacy.engineering)
+        engineering = db.session.get_one(Group, legacy.engineering)
         assert [u.id for u in engineering.members] == [legacy.alice, carol_id]
 
 
@@ -140,17 +141,25 @@ def test_no_row_for_a_person_jit_refuses(legacy_app, legacy, acme_sso):
     ) == [(legacy.globex,)]
 
 
-def test_a_person_the_host_disabled_cannot_sign_in_through_okta(
-    legacy_app: Flask, legacy: Legacy, acme_sso: str
-) -> t.Any:
-    """``deactivated_at`` is the host's own column too: set by the host's admin page, it keeps
-    bob out of the SSO sign-in as it keeps him out of the password sign-in."""
-    with legacy_app.app_context():
-        db.session.execute(
-            db.text("UPDATE users SET deactivated_at = CURRENT_TIMESTAMP WHERE id = :u"),
-            {"u": legacy.bob},
-        )
-        db.session.commit()
-    client = legacy_app.test_client()
-    r = post_acs(client, acme_sso, IDP.for_connection(acme_sso, "bob@acme.test"))
-    assert whoami(client).status_code == 401, r.get_data(as_text=True)
+def test_the_hosts_own_deactivated_at_ends_sessions_and_refuses_okta(legacy_app, legacy, acme_sso):
+    """``deactivated_at`` is the host's column too: set by the host's own admin page (plain
+    SQL here), it ends bob's running session and keeps him out of the SSO sign-in."""
+    browser = legacy_app.test_client()
+    assert sign_in(browser, "bob@acme.test", BOB_PASSWORD).status_code == 200
+    assert whoami(browser).status_code == 200
+    execute(legacy_app, "UPDATE users SET deactivated_at = :t WHERE id = :u", t=NOW, u=legacy.bob)
+    assert whoami(browser).status_code == 401
+    r = post_acs(browser, acme_sso, IDP.for_connection(acme_sso, "bob@acme.test"))
+    assert r.status_code == 403
+    assert whoami(browser).status_code == 401
+    assert memberships(legacy_app, legacy.acme)["bob@acme.test"] == "member"  # nothing changed
+
+
+def test_the_host_removing_a_membership_ends_the_okta_session(legacy_app, legacy, acme_sso):
+    """The session's vouching company is checked against the host's ``memberships``."""
+    browser = legacy_app.test_client()
+    post_acs(browser, acme_sso, IDP.for_connection(acme_sso, "alice@acme.test"))
+    assert whoami(browser).status_code == 200
+    execute(legacy_app, "DELETE FROM group_memberships WHERE user_id = :u", u=legacy.alice)
+    execute(legacy_app, "DELETE FROM memberships WHERE user_id = :u", u=legacy.alice)
+    assert whoami(browser).status_code == 401
