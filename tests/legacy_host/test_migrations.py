@@ -5,6 +5,7 @@ afterwards autogenerate finds nothing to do; on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import os
 import pprint
 import typing as t
@@ -23,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash
 
 from tests.conftest import fresh_postgres_database
+from tests.conftest import okta_cli_ok
 from tests.legacy_host.app import MIGRATION_OPTIONS
 from tests.legacy_host.app import create_app
 from tests.legacy_host.app import db
@@ -202,3 +204,16 @@ def test_the_old_groups_become_scim_groups_after_the_reindex_step(empty_app: Fla
     r = scim.post("/Groups", {"schemas": [GROUP], "displayName": "Engineering"})
     assert r.status_code == 409, r.get_data(as_text=True)
     assert db.session.execute(text("SELECT id FROM groups")).scalars().all() == [legacy.engineering]
+
+
+def test_the_command_line_reads_the_old_rows(legacy: Legacy, legacy_app: Flask) -> None:
+    """``flask okta-scim org show``: the old companies, roles and groups, by the host's ids."""
+    shown = json.loads(okta_cli_ok(legacy_app, "org", "show", "Acme"))
+    assert shown["id"] == str(legacy.acme)
+    assert [(m["id"], m["email"], m["role"]) for m in shown["members"]] == [
+        (str(legacy.alice), "alice@acme.test", "owner"),
+        (str(legacy.bob), "bob@acme.test", "member"),
+    ]
+    assert [(team["id"], team["name"], team["members"]) for team in shown["teams"]] == [
+        (str(legacy.engineering), "Engineering", ["alice@acme.test"])
+    ]
