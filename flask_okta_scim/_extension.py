@@ -67,6 +67,11 @@ class OktaSCIM:
         :class:`~flask_okta_scim.sqla.AccountMixin`).
     :param organization_model: the host's organization model.
     :param team_model: the host's team model.
+    :param membership_model: the host's own model of who belongs to which
+        organization, with which role (``organization_id``, ``account_id``,
+        ``role``, unique per pair); by default the extension keeps its own table.
+    :param team_member_model: the host's own model of who belongs to which team
+        (``team_id``, ``account_id``, unique per pair); by default the extension's.
     :param table_prefix: prefix of the extension's own table names.
     :param hash_password: turns a password synced by Okta into the stored
         hash; by default a salted scrypt hash.
@@ -80,6 +85,8 @@ class OktaSCIM:
         account_model: t.Any,
         organization_model: t.Any,
         team_model: t.Any,
+        membership_model: t.Any = None,
+        team_member_model: t.Any = None,
         table_prefix: str = "okta_scim_",
         hash_password: Callable[[str], str] = default_hash_password,
     ) -> None:
@@ -90,6 +97,8 @@ class OktaSCIM:
             account=account_model,
             organization=organization_model,
             team=team_model,
+            membership=membership_model,
+            team_member=team_member_model,
             table_prefix=table_prefix,
         )
         self.hash_password = hash_password
@@ -192,6 +201,7 @@ class OktaSCIM:
             actor=actor,
             hash_password=self.hash_password,
             default_role=settings.default_role,
+            account_removal=settings.account_removal,
         )
 
 

@@ -81,6 +81,11 @@ class ConfigKeys:
     #: Warn this many days before a connection's last IdP signing certificate
     #: expires (``sso show``, ``sso check-certificates``).
     CERTIFICATE_WARNING_DAYS = "OKTA_SCIM_CERTIFICATE_WARNING_DAYS"
+    #: What SCIM deactivation does to an account that then belongs to no
+    #: organization: ``"disable"`` (keep the row, disabled; reactivation finds
+    #: it) or ``"delete"`` (delete the row; disabled instead if the
+    #: application's own foreign keys forbid it).
+    ACCOUNT_REMOVAL = "OKTA_SCIM_ACCOUNT_REMOVAL"
 
 
 DEFAULTS: dict[str, t.Any] = {
@@ -107,6 +112,9 @@ DEFAULTS: dict[str, t.Any] = {
     ConfigKeys.DNS_PORT: 53,
     ConfigKeys.DNS_TIMEOUT: 5,
     ConfigKeys.CERTIFICATE_WARNING_DAYS: 30,
+    # Keeps the host's rows that point at the person, and reactivation keeps the account's id:
+    # docs/directory.rst "Removing a person".
+    ConfigKeys.ACCOUNT_REMOVAL: "disable",
 }
 
 
@@ -154,6 +162,7 @@ class Settings:
     dns_port: int
     dns_timeout: float
     certificate_warning_days: int
+    account_removal: str
 
     def resolver(self) -> Resolver:
         """The DNS resolver that domain checks use."""
@@ -232,6 +241,7 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
         dns_port=_int(config, ConfigKeys.DNS_PORT, 1, 65535),
         dns_timeout=_seconds(config, ConfigKeys.DNS_TIMEOUT, 0.05, 60),
         certificate_warning_days=_int(config, ConfigKeys.CERTIFICATE_WARNING_DAYS, 0, 365),
+        account_removal=_one_of(config, ConfigKeys.ACCOUNT_REMOVAL, ("disable", "delete")),
     )
 
 
@@ -293,6 +303,13 @@ def _prefix(config: Mapping[str, t.Any], key: str) -> str:
             f"{key} must not end with '/' or contain '//', '?', '#' or blanks, got {value!r}."
         )
     return value
+
+
+def _one_of(config: Mapping[str, t.Any], key: str, choices: tuple[str, ...]) -> str:
+    value = config.get(key, DEFAULTS[key])
+    if value not in choices:
+        raise ConfigError(f"{key} must be one of {', '.join(map(repr, choices))}, not {value!r}.")
+    return t.cast(str, value)
 
 
 def _word(config: Mapping[str, t.Any], key: str) -> str:

@@ -37,6 +37,7 @@ EVENTS = frozenset(
         "certificate.expiring",
         "config.insecure_base_url",
         "config.base_url_missing",
+        "account.delete_refused",
     }
 )
 

@@ -55,8 +55,25 @@ user_deleted = _signals.signal("user-deleted")
 """An account is about to be deleted because it belongs to no organization any more.
 
 Keywords: ``account``, ``organization`` (the organization whose
-deprovisioning caused it). Sent before the account row is deleted: delete or
-reassign what the host keeps for this account here.
+deprovisioning caused it). Only with ``OKTA_SCIM_ACCOUNT_REMOVAL = "delete"``.
+Sent before the account row is deleted, inside a savepoint: delete or reassign
+what the host keeps for this account here. If the database still refuses the
+deletion (a foreign key of the host's), what the receivers did is undone with
+it and the account is disabled instead (``user_disabled`` follows).
+"""
+
+user_disabled = _signals.signal("user-disabled")
+"""An account was disabled: it belongs to no organization any more (rule 6).
+
+Keywords: ``account``, ``organization`` (the organization whose
+deprovisioning caused it, or ``None``). The account's sessions end at their
+next request; a host that keeps its own "active" flag sets it here.
+"""
+
+user_enabled = _signals.signal("user-enabled")
+"""A disabled account was enabled again: an organization added it (rule 7).
+
+Keywords: ``account``, ``organization`` (the organization that added it, or ``None``).
 """
 
 user_reactivated = _signals.signal("user-reactivated")
@@ -154,6 +171,8 @@ __all__ = [
     "team_updated",
     "user_deleted",
     "user_detached",
+    "user_disabled",
+    "user_enabled",
     "user_jit_provisioned",
     "user_provisioned",
     "user_reactivated",

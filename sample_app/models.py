@@ -14,6 +14,7 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
 
 from flask_okta_scim import OktaSCIM
 from flask_okta_scim.sqla import AccountMixin
@@ -49,6 +50,25 @@ class Monitor(db.Model):  # type: ignore[name-defined,misc]
         ForeignKey("account.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OnCallShift(db.Model):  # type: ignore[name-defined,misc]
+    """A person's turn on call for a team.
+
+    ``account_id`` is a plain foreign key, without ``ON DELETE``: the past
+    shifts are the team's history and must not lose whom they name. Under
+    ``OKTA_SCIM_ACCOUNT_REMOVAL = "delete"`` a person with past shifts therefore
+    cannot be deleted, and the extension disables the account instead.
+    """
+
+    __tablename__ = "oncall_shift"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    account: Mapped[Account] = relationship()
 
 
 okta = OktaSCIM(db=db, account_model=Account, organization_model=Organization, team_model=Team)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing as t
+from datetime import timedelta
 
 from flask import Blueprint
 from flask import abort
@@ -28,8 +29,10 @@ from flask_okta_scim import may_act_in
 from flask_okta_scim.core.redirects import safe_next_path
 from flask_okta_scim.passwords import hash_password
 from flask_okta_scim.passwords import verify_password
+from flask_okta_scim.sqla.mixins import utcnow
 
 from .models import Monitor
+from .models import OnCallShift
 from .models import Organization
 from .models import Team
 from .models import db
@@ -69,6 +72,11 @@ def index() -> str:
                     "monitors": db.session.scalars(
                         select(Monitor).where(Monitor.team_id == team.id).order_by(Monitor.id)
                     ).all(),
+                    "shifts": db.session.scalars(
+                        select(OnCallShift)
+                        .where(OnCallShift.team_id == team.id, OnCallShift.ends_at > utcnow())
+                        .order_by(OnCallShift.starts_at)
+                    ).all(),
                 }
             )
         organizations.append({"org": org, "members": directory.members(org), "teams": teams})
@@ -88,6 +96,10 @@ def login() -> t.Any:
         if account is None or account.password_hash is None:
             verify_password(_DUMMY_HASH, form.password.data)
         elif account.check_password(form.password.data):
+            # Removed from its last organization and kept (OKTA_SCIM_ACCOUNT_REMOVAL).
+            if okta.directory().is_disabled(account):
+                flash("This account is disabled: ask your organization's administrator.")
+                return render_template("login.html", form=form), 403
             login_user(account)
             return redirect(safe_next_path(request.args.get("next")) or url_for("sample.index"))
         flash("Wrong email or password.")
@@ -133,19 +145,43 @@ def me() -> t.Any:
     )
 
 
-@bp.post("/teams/<int:team_id>/monitors")
-@login_required
-def add_monitor(team_id: int) -> t.Any:
+def _my_team(team_id: int) -> t.Any:
+    """The team, if the current session may act in it as one of its members; else 404 or 403."""
     team = db.session.get(Team, team_id)
     if team is None:
         abort(404)
-    directory = okta.directory(actor=f"account:{current_user.id}")
     # may_act_in: a member, not vouched for by another organization, and signed in
     # through the organization's Okta if it requires single sign-on.
     if not may_act_in(db.session.get(Organization, team.organization_id)):
         abort(403)
-    if team not in directory.teams_of(current_user):
+    if team not in okta.directory().teams_of(current_user):
         abort(403)
+    return team
+
+
+@bp.post("/teams/<int:team_id>/oncall")
+@login_required
+def take_shift(team_id: int) -> t.Any:
+    """Put the current person on call for the team for the next seven days."""
+    team = _my_team(team_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    now = utcnow()
+    db.session.add(
+        OnCallShift(team_id=team.id, account_id=current_user.id, starts_at=now, ends_at=now + WEEK)
+    )
+    db.session.commit()
+    return redirect(url_for("sample.index"))
+
+
+#: The length of an on-call shift.
+WEEK = timedelta(days=7)
+
+
+@bp.post("/teams/<int:team_id>/monitors")
+@login_required
+def add_monitor(team_id: int) -> t.Any:
+    team = _my_team(team_id)
     form = MonitorForm()
     if not form.validate_on_submit():
         abort(400)

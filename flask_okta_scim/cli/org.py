@@ -89,17 +89,30 @@ def add_member(org_ref: str, email: str, role: str | None) -> None:
 @click.option(
     "--delete-orphan",
     is_flag=True,
-    help="Delete the account if it then belongs to no organization.",
+    help="Delete the account if it then belongs to no organization "
+    "(disabled instead if the application's foreign keys forbid it).",
+)
+@click.option(
+    "--disable-orphan",
+    is_flag=True,
+    help="Disable the account if it then belongs to no organization.",
 )
 @reports_errors
-def remove_member(org_ref: str, email: str, delete_orphan: bool) -> None:
-    """Remove EMAIL from ORG and all of ORG's teams."""
+def remove_member(org_ref: str, email: str, delete_orphan: bool, disable_orphan: bool) -> None:
+    """Remove EMAIL from ORG and all of ORG's teams.
+
+    An account that then belongs to no organization is kept as it is, unless
+    --delete-orphan or --disable-orphan says otherwise.
+    """
+    if delete_orphan and disable_orphan:
+        raise click.UsageError("Use --delete-orphan or --disable-orphan, not both.")
+    orphan = "delete" if delete_orphan else "disable" if disable_orphan else None
     with unit_of_work() as directory:
         organization = directory.get_organization(org_ref)
         account = directory.find_account(email)
         if account is None or directory.member_role(organization, account) is None:
             raise click.ClickException(f"{email} is not a member of {organization.name!r}.")
-        directory.remove_member(organization, account, delete_orphan=delete_orphan)
+        directory.remove_member(organization, account, orphan=orphan)
     explain(f"Removed {email} from {organization.name!r}.")
 
 

@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 
 from sqlalchemy import delete
-from sqlalchemy import select
+from sqlalchemy import insert as insert_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 #: Rows per statement: well under SQLite's and PostgreSQL's parameter limits.
@@ -41,8 +42,9 @@ def insert_ignore(
     The result holds the ``returning`` column of each inserted row.
 
     Uses ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on PostgreSQL and
-    SQLite. Other databases get a check-then-insert that is *not* safe under
-    concurrency. Does not touch the ORM identity map and does not commit.
+    SQLite; other databases get one savepoint per row. ``rows`` are keyed by
+    the model's mapped attribute names, whatever its columns are called. Does
+    not touch the ORM identity map and does not commit.
     """
     if not rows:
         return []
@@ -54,15 +56,13 @@ def insert_ignore(
             stmt = insert(model).values(batch).on_conflict_do_nothing().returning(returning)
             inserted.extend(session.execute(stmt).scalars())
         return inserted
-    table = model.__table__
-    key_columns = [c.name for c in table.primary_key.columns]
     for row in rows:
-        exists = session.execute(
-            select(returning).where(*(table.c[k] == row[k] for k in key_columns))
-        ).first()
-        if exists is None:
-            session.execute(table.insert().values(row))
-            inserted.append(row[returning.key])
+        try:
+            with session.begin_nested():
+                session.execute(insert_(model).values(row))
+        except IntegrityError:
+            continue
+        inserted.append(row[returning.key])
     return inserted
 
 

@@ -19,8 +19,10 @@ import typing as t
 from inspect import getattr_static
 
 from sqlalchemy import Column
+from sqlalchemy import DateTime
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import UniqueConstraint
 from sqlalchemy import inspect
 from sqlalchemy.orm import ColumnProperty
 from sqlalchemy.orm import Mapper
@@ -69,7 +71,47 @@ _NEEDS: dict[str, tuple[_Need, ...]] = {
     ),
 }
 
+
+def _int(attribute: str, refers_to: str) -> _Need:
+    return _Need(
+        attribute,
+        Integer,
+        f"{attribute}: Mapped[int] = mapped_column({{column}}, ForeignKey(<{refers_to} id>))",
+    )
+
+
 _ID_EXAMPLE = "id: Mapped[int] = mapped_column({column}, primary_key=True)"
+
+
+#: The host's own membership tables, when it brings them: the attributes the extension
+#: reads and writes, and the pair that must be unique (a primary key or unique constraint).
+_LINK_NEEDS: dict[str, tuple[tuple[_Need, ...], tuple[str, str]]] = {
+    "membership": (
+        (
+            _int("organization_id", "organization"),
+            _int("account_id", "account"),
+            _string("role", "str", 50),
+        ),
+        ("organization_id", "account_id"),
+    ),
+    "team_member": (
+        (_int("team_id", "team"), _int("account_id", "account")),
+        ("team_id", "account_id"),
+    ),
+}
+
+#: Attributes the extension uses when the host maps them, and checks when it does.
+_OPTIONAL: dict[str, tuple[_Need, ...]] = {
+    "account": (
+        _Need(
+            "disabled_at",
+            DateTime,
+            "disabled_at: Mapped[datetime | None] = mapped_column({column}, "
+            "DateTime(timezone=True))",
+        ),
+    ),
+    "membership": (_string("joined_via", "str", 20),),
+}
 
 
 class HostColumns(t.NamedTuple):
@@ -79,23 +121,44 @@ class HostColumns(t.NamedTuple):
     account_email: Column[t.Any]
     organization_id: Column[t.Any]
     team_id: Column[t.Any]
+    #: The optional attributes the host maps, as ``{(role, attribute), ...}``.
+    optional: frozenset[tuple[str, str]]
 
 
-def host_columns(*, account: t.Any, organization: t.Any, team: t.Any) -> HostColumns:
-    """Check the host's three models; return the columns the extension's tables refer to.
+def host_columns(
+    *,
+    account: t.Any,
+    organization: t.Any,
+    team: t.Any,
+    membership: t.Any = None,
+    team_member: t.Any = None,
+) -> HostColumns:
+    """Check the host's models; return the columns the extension's tables refer to.
 
-    Each needs an integer, single-column primary key mapped as ``id``; the
-    account ``email``, ``display_name`` and ``password_hash``, the organization
-    ``name``, the team ``name`` and ``organization_id`` (an integer; if it has a
-    foreign key, to the organization's ``id`` column), each mapped to a string
-    column unless said otherwise. Column names do not matter. Raises
-    :class:`ModelMappingError` for the first problem found; does not look at
-    the database, so a column missing from an existing table is not noticed here.
+    Each of the three main models needs an integer, single-column primary key
+    mapped as ``id``; the account ``email``, ``display_name`` and
+    ``password_hash``, the organization ``name``, the team ``name`` and
+    ``organization_id`` (an integer; if it has a foreign key, to the
+    organization's ``id`` column), each mapped to a string column unless said
+    otherwise. A host membership model (optional) maps ``organization_id``,
+    ``account_id`` and ``role``, unique per (organization, account); a host
+    team-member model maps ``team_id`` and ``account_id``, unique per pair.
+    Optional attributes (the account's ``disabled_at``, the membership's
+    ``joined_via``) are checked only when present. Column names do not matter.
+
+    Raises :class:`ModelMappingError` for the first problem found; does not
+    look at the database, so a column or constraint missing from an existing
+    table is not noticed here.
     """
     mappers = {
         "account": _mapper(account, "account_model"),
         "organization": _mapper(organization, "organization_model"),
         "team": _mapper(team, "team_model"),
+    }
+    links = {
+        role: _mapper(model, f"{role}_model")
+        for role, model in (("membership", membership), ("team_member", team_member))
+        if model is not None
     }
     ids = {role: _primary_key(mapper) for role, mapper in mappers.items()}
     org_id = ids["organization"]
@@ -105,11 +168,23 @@ def host_columns(*, account: t.Any, organization: t.Any, team: t.Any) -> HostCol
         for need in needs:
             found[role, need.attribute] = _column(mappers[role], need, target)
     _check_organization_reference(mappers["team"], found["team", "organization_id"], org_id)
+    for role, mapper in links.items():
+        needs, unique = _LINK_NEEDS[role]
+        columns = {need.attribute: _column(mapper, need, target) for need in needs}
+        _check_unique(mapper, [columns[name] for name in unique], unique)
+    optional = set()
+    for role, needs in _OPTIONAL.items():
+        model = {**mappers, **links}.get(role)
+        for need in needs:
+            if model is not None and hasattr(model.class_, need.attribute):
+                _column(model, need, target)
+                optional.add((role, need.attribute))
     return HostColumns(
         account_id=ids["account"],
         account_email=found["account", "email"],
         organization_id=org_id,
         team_id=ids["team"],
+        optional=frozenset(optional),
     )
 
 
@@ -182,12 +257,45 @@ def _column(mapper: Mapper[t.Any], need: _Need, target: str) -> Column[t.Any]:
     # A foreign key column declared without a type takes the type of the column it refers to.
     inherits_type = isinstance(column.type, NullType) and bool(column.foreign_keys)
     if not inherits_type and not isinstance(column.type, need.type_):
-        kind = "a string" if need.type_ is String else "an integer"
+        kind = {String: "a string", Integer: "an integer", DateTime: "a date-time"}[need.type_]
         raise ModelMappingError(
             f"{name}.{need.attribute} (column {column.table.name}.{column.name}) is "
             f"{column.type}, but the extension needs {kind} column: `{fix}`."
         )
     return column
+
+
+def _check_unique(
+    mapper: Mapper[t.Any], columns: list[Column[t.Any]], names: tuple[str, ...]
+) -> None:
+    """The pair must be the table's primary key, or carry a unique constraint or index.
+
+    The extension adds memberships with ``INSERT ... ON CONFLICT DO NOTHING``:
+    without the key, two concurrent additions would make two rows.
+    """
+    wanted = {column.name for column in columns}
+    table = columns[0].table
+    keys = [{c.name for c in table.primary_key.columns}]
+    keys += [
+        {c.name for c in constraint.columns}
+        for constraint in getattr(table, "constraints", ())
+        if isinstance(constraint, UniqueConstraint)
+    ]
+    keys += [
+        {c.name for c in index.columns if isinstance(c, Column)}
+        for index in getattr(table, "indexes", ())
+        if index.unique
+    ]
+    keys += [{c.name} for c in table.columns if c.unique]
+    if wanted in keys:
+        return
+    pair = ", ".join(repr(c.name) for c in columns)
+    raise ModelMappingError(
+        f"{_name(mapper)} has no primary key or unique constraint on ({pair}), the columns of "
+        f"{' and '.join(names)}: the extension adds and removes these rows concurrently and "
+        f"needs one row per pair. Add `__table_args__ = (UniqueConstraint({pair}),)` (and "
+        "a migration that creates it, after removing duplicate rows)."
+    )
 
 
 def _check_organization_reference(

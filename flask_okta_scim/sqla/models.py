@@ -61,12 +61,14 @@ _BigKey = BigInteger().with_variant(Integer, "sqlite")
 class Models:
     """The host's models and the extension's own, as one bundle.
 
-    ``account``, ``organization`` and ``team`` are the host's classes; the rest
-    are defined by :func:`define_models`:
+    ``account``, ``organization`` and ``team`` are the host's classes;
+    ``membership`` and ``team_member`` are the host's when it brings them
+    (``host_roles`` names them), the extension's otherwise; the rest are
+    defined by :func:`define_models`:
 
     - ``membership``: an account's membership of an organization, with a
       ``role`` (the host decides what roles mean) and ``joined_via``
-      (``"scim"``, ``"jit"`` or ``"manual"``).
+      (``"scim"``, ``"jit"`` or ``"manual"``; optional in a host's model).
     - ``team_member``: an account's membership of a team.
     - ``team_domain``: a team's pre-approved email domains (for JIT).
     - ``identity``: a provisioned SCIM user of one organization.
@@ -83,7 +85,8 @@ class Models:
     - ``domain``: an organization's email domains, claimed with a DNS challenge and
       verified by DNS or by an operator (at most one organization per verified domain).
     - ``account_control``: who created an account, which organization set its
-      password, and its credentials epoch (bumped to end every session of the account).
+      password, its credentials epoch (bumped to end every session of the account)
+      and, unless the host's account model maps ``disabled_at``, when it was disabled.
     """
 
     account: t.Any
@@ -103,16 +106,33 @@ class Models:
     audit: t.Any
     domain: t.Any
     account_control: t.Any
+    #: Which of the models above are the host's.
+    host_roles: frozenset[str] = frozenset({"account", "organization", "team"})
+    #: The host's optional attributes the extension uses, as ``(role, attribute)``
+    #: pairs: ``("account", "disabled_at")``, ``("membership", "joined_via")``.
+    host_attributes: frozenset[tuple[str, str]] = frozenset()
 
     @functools.cached_property
     def own_tables(self) -> frozenset[str]:
         """The names of the extension's own tables (not the host's)."""
-        host = {self.account, self.organization, self.team}
         return frozenset(
-            model.__table__.name
-            for model in (getattr(self, f.name) for f in fields(self))
-            if model not in host
+            getattr(self, f.name).__table__.name
+            for f in fields(self)
+            if f.name not in ("host_roles", "host_attributes") and f.name not in self.host_roles
         )
+
+    @functools.cached_property
+    def written_tables(self) -> frozenset[str]:
+        """The tables whose rows the extension inserts: its own, and the host's membership tables.
+
+        A foreign key of one of these failing means a concurrent request
+        deleted what the row points at.
+        """
+        return self.own_tables | {self.membership.__table__.name, self.team_member.__table__.name}
+
+    def has(self, role: str, attribute: str) -> bool:
+        """Whether the model of ``role`` has the optional ``attribute``: see ``host_attributes``."""
+        return role not in self.host_roles or (role, attribute) in self.host_attributes
 
 
 _defined: dict[tuple[t.Any, ...], Models] = {}
@@ -124,6 +144,8 @@ def define_models(
     account: t.Any,
     organization: t.Any,
     team: t.Any,
+    membership: t.Any = None,
+    team_member: t.Any = None,
     table_prefix: str = "okta_scim_",
 ) -> Models:
     """Define the extension's tables on ``base`` (e.g. Flask-SQLAlchemy's ``db.Model``).
@@ -137,14 +159,24 @@ def define_models(
     :class:`~flask_okta_scim.sqla.ModelMappingError` naming the model, the
     attribute and the fix. The extension refers to the host's columns by their
     mapped attribute names (``Account.email``), whatever the columns are called.
+
+    With ``membership`` and ``team_member`` (the host's own models of who
+    belongs to which organization and team) the extension reads and writes
+    those and does not define its own membership tables: one source of truth.
     """
-    key = (base, account, organization, team, table_prefix)
+    key = (base, account, organization, team, membership, team_member, table_prefix)
     if key in _defined:
         return _defined[key]
 
     p = table_prefix
     # By mapped attribute, never by column name: the host may map ``email`` to "email_address".
-    host = host_columns(account=account, organization=organization, team=team)
+    host = host_columns(
+        account=account,
+        organization=organization,
+        team=team,
+        membership=membership,
+        team_member=team_member,
+    )
     account_fk = host.account_id
     organization_fk = host.organization_id
     team_fk = host.team_id
@@ -156,6 +188,7 @@ def define_models(
     )
 
     class OktaScimMembership(base):  # type: ignore[misc]
+        __abstract__ = membership is not None  # the host brings its own
         __tablename__ = f"{p}membership"
         organization_id = mapped_column(
             ForeignKey(organization_fk, ondelete="CASCADE"), primary_key=True
@@ -168,6 +201,7 @@ def define_models(
         created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     class OktaScimTeamMember(base):  # type: ignore[misc]
+        __abstract__ = team_member is not None  # the host brings its own
         __tablename__ = f"{p}team_member"
         team_id = mapped_column(ForeignKey(team_fk, ondelete="CASCADE"), primary_key=True)
         account_id = mapped_column(
@@ -369,6 +403,9 @@ def define_models(
             ForeignKey(organization_fk, ondelete="SET NULL"), nullable=True
         )
         epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+        # Set when the account was removed from its last organization and kept (rule 6);
+        # unused when the host's account model maps its own ``disabled_at``.
+        disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
         updated_at: Mapped[datetime] = mapped_column(
             DateTime(timezone=True), default=utcnow, onupdate=utcnow
         )
@@ -377,8 +414,8 @@ def define_models(
         account=account,
         organization=organization,
         team=team,
-        membership=OktaScimMembership,
-        team_member=OktaScimTeamMember,
+        membership=membership if membership is not None else OktaScimMembership,
+        team_member=team_member if team_member is not None else OktaScimTeamMember,
         team_domain=OktaScimTeamDomain,
         identity=OktaScimIdentity,
         identity_email=OktaScimIdentityEmail,
@@ -391,6 +428,12 @@ def define_models(
         audit=OktaScimAudit,
         domain=OktaScimDomain,
         account_control=OktaScimAccountControl,
+        host_roles=frozenset(
+            ["account", "organization", "team"]
+            + (["membership"] if membership is not None else [])
+            + (["team_member"] if team_member is not None else [])
+        ),
+        host_attributes=host.optional,
     )
     _keep_groups_with_teams(models)
     _defined[key] = models

@@ -127,6 +127,7 @@ def test_deleting_a_team_deletes_its_monitors_only(app, acme):
 
 def test_deleting_an_account_keeps_its_monitors(app, acme):
     with app.app_context(), okta.directory().atomic() as directory:
+        directory.account_removal = "delete"
         org = directory.get_organization(acme["org_id"])
         directory.deactivate(directory.find_identity(org, "ann@acme.example"))
     with app.app_context():

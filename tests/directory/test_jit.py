@@ -69,7 +69,8 @@ def test_jit_never_readmits_a_person_deactivated_by_scim(directory, acme):
     with pytest.raises(JitRefused) as refused, directory.atomic():
         directory.jit(acme, "BEN@acme.example")
     assert refused.value.reason == JitRefused.DEACTIVATED
-    assert directory.find_account("ben@acme.example") is None
+    account = directory.find_account("ben@acme.example")
+    assert directory.is_disabled(account) and directory.organizations_of(account) == []
 
 
 def test_jit_never_admits_an_account_another_org_manages(directory, acme):

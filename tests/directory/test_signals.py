@@ -48,19 +48,24 @@ def test_a_raising_receiver_leaves_nothing_of_a_provisioning(directory, acme, mo
     assert {m: total(m) for m in before} == before
 
 
-def test_a_raising_receiver_leaves_a_deactivation_undone(directory, acme, models):
+@pytest.mark.parametrize(
+    ("policy", "signal"), [("delete", signals.user_deleted), ("disable", signals.user_disabled)]
+)
+def test_a_raising_receiver_leaves_a_deactivation_undone(directory, acme, models, policy, signal):
+    directory.account_removal = policy
     with directory.atomic():
         identity, _ = directory.provision(acme, user_name="bob@example.com")
         account = directory.account_of(identity)
         team = directory.create_team(acme, "Ops", members=[account])
     with (
-        raising(signals.user_deleted, ReceiverFailed()),
+        raising(signal, ReceiverFailed()),
         pytest.raises(ReceiverFailed),
         directory.atomic(),
     ):
         directory.deactivate(identity)
     identity = directory.get_identity(acme, identity.id)
     assert identity.active is True
+    assert directory.is_disabled(directory.account_of(identity)) is False
     account = directory.account_of(identity)
     assert account is not None
     assert directory.team_members(team) == [account]

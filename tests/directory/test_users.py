@@ -225,6 +225,7 @@ def test_update_with_nothing_new_sends_nothing(directory, acme):
 
 
 def test_deactivate_detaches_and_deletes_an_orphan_account(directory, acme, models):
+    directory.account_removal = "delete"
     with directory.atomic():
         identity, _ = directory.provision(acme, user_name="quinn@example.com")
         account = directory.account_of(identity)
@@ -290,6 +291,7 @@ def test_update_active_false_deactivates(directory, acme):
 
 
 def test_reactivate_recreates_a_deleted_account_on_the_same_id(directory, acme, models):
+    directory.account_removal = "delete"
     with directory.atomic():
         identity, _ = directory.provision(acme, user_name="uma@example.com")
         scim_id = identity.id

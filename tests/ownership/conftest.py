@@ -20,14 +20,25 @@ from tests.ownership.support import DNS_TIMEOUT
 
 
 @pytest.fixture
-def app(database_url: str, backend: str, dns_server: LoopbackDNS) -> Iterator[Flask]:  # noqa: F811
-    """The sample app on an empty database, its domain checks asking ``dns_server``."""
+def app(
+    database_url: str,
+    backend: str,
+    dns_server: LoopbackDNS,  # noqa: F811
+    request: pytest.FixtureRequest,
+) -> Iterator[Flask]:
+    """The sample app on an empty database, its domain checks asking ``dns_server``.
+
+    ``@pytest.mark.account_removal("delete")`` sets ``OKTA_SCIM_ACCOUNT_REMOVAL``.
+    """
+    marker = request.node.get_closest_marker("account_removal")
+    removal = {"OKTA_SCIM_ACCOUNT_REMOVAL": marker.args[0]} if marker else {}
     with sample_app_on(
         database_url,
         backend,
         OKTA_SCIM_DNS_NAMESERVERS="127.0.0.1",
         OKTA_SCIM_DNS_PORT=dns_server.port,
         OKTA_SCIM_DNS_TIMEOUT=DNS_TIMEOUT,
+        **removal,
     ) as app:
         yield app
 

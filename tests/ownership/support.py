@@ -111,6 +111,7 @@ class AccountState:
     password_hash: str | None
     organizations: tuple[str, ...]
     teams: tuple[str, ...]
+    disabled: bool = False
 
 
 def account_state(app: Flask, email: str) -> AccountState | None:
@@ -127,6 +128,7 @@ def account_state(app: Flask, email: str) -> AccountState | None:
             account.password_hash,
             tuple(o.name for o in d.organizations_of(account)),
             tuple(sorted(team.name for team in d.teams_of(account))),
+            d.is_disabled(account),
         )
 
 

@@ -184,6 +184,7 @@ def test_an_account_b_created_first_gives_b_password_sessions_that_never_act_in_
     assert manager_of(app, email) == cast.a.org_id
 
 
+@pytest.mark.account_removal("delete")
 def test_b_password_does_not_reach_a_through_a_reactivation(app, cast, verified):
     """A deactivates Ann (her account is deleted), B creates her email with B's password,
     A reactivates her on the same SCIM id: B's password must not act in A."""
@@ -212,6 +213,30 @@ def test_b_password_does_not_reach_a_through_a_reactivation(app, cast, verified)
         assert monitors(app) == count
     # Ann through A's Okta still acts in A.
     assert add_monitor(a_sso_session(app, cast, ANN), a) == 302
+
+
+def test_b_cannot_enable_a_disabled_account_with_its_own_password(app, cast, verified):
+    """A deactivates Ann (her account is kept, disabled), B creates her email with B's
+    password: B's SCIM attaches the kept account and enables it, but B created nothing,
+    so B's password is not stored; A's reactivation later finds the same account."""
+    a, b = cast.a, cast.b
+    kept = account_state(app, ANN)
+    r = a.scim.patch(f"/Users/{cast.ann_uid}", patch_body(replace("active", False)))
+    assert r.status_code == 200
+    state = account_state(app, ANN)
+    assert state is not None and state.id == kept.id
+    assert state.disabled and state.organizations == ()
+    # A's password goes with A's management: kept only while A holds the domain verified.
+    assert (state.password_hash is None) is (not verified)
+
+    assert b.scim.post("/Users", user_body(ANN, password=B_PW)).status_code == 201
+    state = account_state(app, ANN)
+    assert state.id == kept.id and not state.disabled and state.organizations == ("Bravo",)
+    assert password_login(app.test_client(), ANN, B_PW).status_code == 401
+    r = a.scim.patch(f"/Users/{cast.ann_uid}", patch_body(replace("active", True)))
+    assert r.status_code == 200
+    assert account_state(app, ANN).organizations == ("Alpha", "Bravo")
+    assert account_state(app, ANN).id == kept.id
 
 
 def test_b_cannot_set_the_password_of_an_account_in_no_organization(app, cast, verified):
@@ -537,6 +562,7 @@ def test_require_sso_needs_a_configured_connection(app):
     assert result.exit_code != 0 and result.stderr
 
 
+@pytest.mark.account_removal("delete")
 def test_a_session_of_a_deleted_account_never_becomes_another_accounts_session(app, cast):
     """Lee signed up with her own password and A provisioned her. A deprovisions her: her
     account (in no other organization) is deleted. B then provisions a new person. Lee's

@@ -136,6 +136,8 @@ def test_a_deactivation_racing_b_create_of_the_same_person(app, orgs):
         state = account_state(app, email)
         assert state is not None, f"round {n}: B's person has no account"
         assert state.organizations == ("Bravo",), (n, state)
+        # Disabled by A's removal only if B's membership came after it, and then enabled.
+        assert not state.disabled, f"round {n}: B's member is disabled"
         assert identity_state(app, a, uid) == (False, None)
         assert identity_state(app, b, b_uid) == (True, state.id)
         assert_consistent(app)
@@ -144,7 +146,31 @@ def test_a_deactivation_racing_b_create_of_the_same_person(app, orgs):
 # -- (b) A and B deactivate a shared person at the same moment -------------------------------
 
 
+def test_both_orgs_deactivating_a_shared_person_disable_the_account(app, orgs):
+    """The default policy: the last one to leave disables the account, whoever it is."""
+    _a, a_scim, _b, b_scim = orgs
+    for n in range(ROUNDS):
+        email = f"kept{n}@alpha.example"
+        a_uid = created(a_scim.post("/Users", user_body(email)))
+        b_uid = created(b_scim.post("/Users", user_body(email)))
+        first = account_state(app, email)
+        answers = together(
+            lambda a_uid=a_uid: a_scim.patch(f"/Users/{a_uid}", DEACTIVATE),
+            lambda b_uid=b_uid: b_scim.patch(f"/Users/{b_uid}", DEACTIVATE),
+        )
+        assert_no_server_error(answers)
+        for answer, (client, uid) in zip(answers, ((a_scim, a_uid), (b_scim, b_uid)), strict=True):
+            if answer.status == 409:  # retried, as Okta does
+                answer = client.patch(f"/Users/{uid}", DEACTIVATE)
+            assert answer.status == 200, answer
+        state = account_state(app, email)
+        assert state is not None and state.id == first.id, n
+        assert state.disabled and state.organizations == (), f"round {n}: {state}"
+        assert_consistent(app)
+
+
 @pytest.mark.parametrize("b_verb", ["patch", "delete"])
+@pytest.mark.account_removal("delete")
 def test_both_orgs_deactivating_a_shared_person_delete_the_account(app, orgs, b_verb):
     a, a_scim, _b, b_scim = orgs
     for n in range(ROUNDS):

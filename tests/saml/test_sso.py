@@ -102,6 +102,35 @@ def test_a_member_signs_in_without_jit(app):
     assert heard[0][1]["jit"] is False
 
 
+def test_a_disabled_member_is_refused(app):
+    """Disabled by the operator while still a member: no sign-in, whatever the IdP says."""
+    org_id, integration_id = connect(app, "Members only")
+    with app.app_context(), okta.directory().atomic() as directory:
+        account, _ = directory.ensure_account("off@members.example")
+        directory.add_member(directory.get_organization(org_id), account)
+        directory.disable_account(account, reason="operator")
+    client = app.test_client()
+    r = post_acs(client, integration_id, IDP.for_connection(integration_id, "off@members.example"))
+    assert r.status_code >= 400
+    assert me(client).status_code == 401
+
+
+def test_jit_enables_a_disabled_account_on_the_same_id(app, acme):
+    """Removed from its last organization and kept; joining again by JIT enables it."""
+    with app.app_context(), okta.directory().atomic() as directory:
+        org = directory.get_organization(acme[0])
+        directory.add_domain(org, "acme.example")  # Acme manages the existing account
+        directory.verify_domain(org, "acme.example", None, by_operator=True)
+        account, _ = directory.ensure_account("back@acme.example")
+        directory.disable_account(account)
+        kept = account.id
+    client = app.test_client()
+    with listen(signals.user_enabled) as enabled:
+        post_acs(client, acme[1], IDP.for_connection(acme[1], "back@acme.example"))
+    assert me(client).json["id"] == str(kept)
+    assert len(enabled) == 1
+
+
 def test_the_email_may_come_from_an_attribute(app, acme):
     client = app.test_client()
     xml = IDP.for_connection(

@@ -170,7 +170,8 @@ def test_delete_detaches_and_hides_but_a_new_create_revives_the_same_id(app, sci
     )
     with app.app_context():
         directory = okta.directory()
-        assert directory.find_account("max@acme.example") is None  # orphan: deleted
+        orphan = directory.find_account("max@acme.example")  # kept, disabled (the default)
+        assert directory.is_disabled(orphan) and directory.organizations_of(orphan) == []
     again = create(scim, "max@acme.example")
     assert again["id"] == user["id"] and again["active"] is True
 

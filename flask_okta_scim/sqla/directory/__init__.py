@@ -47,4 +47,6 @@ class Directory(SignIns, Identities):
         ``"scim:token:12"``, ``"sso"``...).
     :param hash_password: turns a synced password into the stored hash.
     :param default_role: the role given to people who join by SCIM or JIT.
+    :param account_removal: what SCIM deactivation does to an account left in no
+        organization: ``"disable"`` or ``"delete"`` (:mod:`.removal`).
     """

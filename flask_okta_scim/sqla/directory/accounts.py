@@ -5,7 +5,6 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Iterable
 
-from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -124,20 +123,16 @@ class Accounts(DirectoryBase):
             raise InvalidValue(f"joined via must be one of {', '.join(JOINED_VIA)}.")
         role = _clean_name(role, "A role", 50) if role is not None else None
         m = self.models.membership
-        added = insert_ignore(
-            self.session,
-            m,
-            [
-                {
-                    "organization_id": organization.id,
-                    "account_id": account.id,
-                    "role": role or self.default_role,
-                    "joined_via": via,
-                }
-            ],
-            m.account_id,
-        )
+        row = {
+            "organization_id": organization.id,
+            "account_id": account.id,
+            "role": role or self.default_role,
+        }
+        if self.models.has("membership", "joined_via"):
+            row["joined_via"] = via
+        added = insert_ignore(self.session, m, [row], m.account_id)
         if added:
+            self._joined(organization, account)
             self.audit(
                 organization,
                 "member.add",
@@ -155,7 +150,9 @@ class Accounts(DirectoryBase):
         Raises :class:`NotFound` for a non-member. Does not commit.
         """
         m = self.models.membership
-        membership = self.session.get(m, (organization.id, account.id))
+        membership = self.session.scalars(
+            select(m).where(m.organization_id == organization.id, m.account_id == account.id)
+        ).first()
         if membership is None:
             raise NotFound(f"{account.email} is not a member of organization {organization.id}.")
         membership.role = _clean_name(role, "A role", 50)
@@ -195,13 +192,5 @@ class Accounts(DirectoryBase):
         account_model = self.models.account
         return list(dict.fromkeys(a.id if isinstance(a, account_model) else a for a in accounts))
 
-    def _delete_account(self, account: t.Any) -> None:
-        """Delete ``account`` and every extension row that points at it."""
-        ident, tm, m = self.models.identity, self.models.team_member, self.models.membership
-        self.session.execute(
-            ident.__table__.update().where(ident.account_id == account.id).values(account_id=None)
-        )
-        self.session.execute(delete(tm).where(tm.account_id == account.id))
-        self.session.execute(delete(m).where(m.account_id == account.id))
-        self.session.delete(account)
-        self.session.flush()
+    def _joined(self, organization: t.Any, account: t.Any) -> None:
+        """``account`` just became a member of ``organization``; :mod:`.removal` re-enables it."""

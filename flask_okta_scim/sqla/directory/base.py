@@ -105,6 +105,7 @@ class DirectoryBase:
         actor: str = "system",
         hash_password: Callable[[str], str] = default_hash_password,
         default_role: str = "member",
+        account_removal: str = "disable",
     ) -> None:
         self.session = session
         self.models = models
@@ -112,6 +113,7 @@ class DirectoryBase:
         self.actor = actor
         self.hash_password = hash_password
         self.default_role = default_role
+        self.account_removal = account_removal
 
     @contextmanager
     def atomic(self: _D) -> Iterator[_D]:
@@ -122,7 +124,7 @@ class DirectoryBase:
         whole session, so start it with nothing else pending.
         """
         try:
-            with database_refusals(own_tables=self.models.own_tables):
+            with database_refusals(own_tables=self.models.written_tables):
                 yield self
                 self.session.commit()
         except BaseException:
@@ -131,7 +133,7 @@ class DirectoryBase:
 
     def _flush(self, conflict: str = CONCURRENT_CHANGE) -> None:
         """Flush now, so that a concurrent duplicate is a :class:`Conflict` here, not later."""
-        with database_refusals(conflict, self.models.own_tables):
+        with database_refusals(conflict, self.models.written_tables):
             self.session.flush()
 
     def transaction_state(self) -> dict[str, t.Any]:

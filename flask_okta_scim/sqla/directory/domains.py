@@ -25,7 +25,7 @@ from ...core.emails import normalize_domain
 from ...core.errors import Conflict
 from ...core.errors import NotFound
 from ..mixins import utcnow
-from .ownership import Ownership
+from .removal import Removal
 
 #: How a domain became verified.
 BY_DNS, BY_OPERATOR = "dns", "operator"
@@ -42,7 +42,7 @@ class DomainCheck:
     kind: str | None = None
 
 
-class Domains(Ownership):
+class Domains(Removal):
     """The email domains of organizations, and the management that follows from them."""
 
     def domains(self, organization: t.Any) -> list[t.Any]:

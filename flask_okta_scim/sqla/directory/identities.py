@@ -264,7 +264,8 @@ class Identities(SearchKeys):
     def deactivate(self, identity: t.Any) -> None:
         """Detach the person from the organization and all its teams (rule 6).
 
-        The account is deleted when it belongs to no other organization; the
+        An account that belongs to no other organization is then removed as
+        the host chose (``account_removal``: disabled or deleted); the
         identity stays, readable, with ``active`` false, so that it can be
         reactivated on the same SCIM id. Deactivating twice does nothing.
         Does not commit.
@@ -280,7 +281,7 @@ class Identities(SearchKeys):
         bump_version(identity)
         self.audit(organization, "user.deactivate", "identity", identity.id)
         if account is not None:
-            self._detach(organization, account, identity=identity, delete_orphan=True)
+            self._detach(organization, account, identity=identity, orphan=self.account_removal)
         self.session.flush()
 
     def reactivate(self, identity: t.Any, *, password: str | None = None) -> None:
@@ -322,14 +323,15 @@ class Identities(SearchKeys):
         self.audit(organization, "user.delete", "identity", identity.id)
 
     def remove_member(
-        self, organization: t.Any, account: t.Any, *, delete_orphan: bool = False
+        self, organization: t.Any, account: t.Any, *, orphan: str | None = None
     ) -> None:
         """Remove ``account`` from ``organization`` and its teams (not through SCIM).
 
         An identity provisioned by SCIM for this account is deactivated
-        instead, so that Okta's view stays true. With ``delete_orphan`` the
-        account is deleted if it belongs to no other organization. Does not
-        commit.
+        instead, so that Okta's view stays true. ``orphan`` says what happens
+        to an account that then belongs to no organization: ``None`` keeps it
+        as it is, ``"disable"`` or ``"delete"`` remove it as SCIM deactivation
+        would (:meth:`remove_account`). Does not commit.
         """
         self.lock_account(account)
         ident = self.models.identity
@@ -343,7 +345,7 @@ class Identities(SearchKeys):
             identity.account_id = None
             bump_version(identity)
         self.audit(organization, "member.remove", "person", None, email=account.email)
-        self._detach(organization, account, identity=identity, delete_orphan=delete_orphan)
+        self._detach(organization, account, identity=identity, orphan=orphan)
 
     def _set_identity_fields(
         self,
@@ -466,9 +468,12 @@ class Identities(SearchKeys):
             )
 
     def _detach(
-        self, organization: t.Any, account: t.Any, *, identity: t.Any, delete_orphan: bool
+        self, organization: t.Any, account: t.Any, *, identity: t.Any, orphan: str | None
     ) -> None:
-        """Take ``account`` out of ``organization`` and its teams; remove it if it is nowhere else.
+        """Take ``account`` out of ``organization`` and its teams; if it is nowhere else, remove it.
+
+        ``orphan`` is the removal policy (``"disable"``, ``"delete"``), or
+        ``None`` to keep an account that belongs nowhere as it is.
 
         Call it under the account's lock. What happens to the account (removed,
         or kept because it belongs elsewhere) goes to the operator's audit log,
@@ -502,12 +507,11 @@ class Identities(SearchKeys):
         self.session.execute(
             delete(m).where(m.organization_id == organization.id, m.account_id == account.id)
         )
-        if delete_orphan and not self.organizations_of(account):
-            self._send(signals.user_deleted, account=account, organization=organization)
-            self.audit(None, "account.delete", "account", account.id, by=organization.id)
-            self._delete_account(account)
-        else:
-            self.stopped_managing(account, previous_manager, reason="detached")
+        if orphan is not None and not self.organizations_of(account):
+            done = self.remove_account(account, organization, policy=orphan)
+            if done == "deleted":
+                return
+        self.stopped_managing(account, previous_manager, reason="detached")
 
     def _flush_identity(self) -> None:
         self._flush("A user with this userName or email was created at the same moment; retry.")

@@ -149,9 +149,10 @@ class Ownership(Accounts):
         """Whether a session recorded with ``stamp`` still holds, in one query.
 
         It holds while the account is the one the session was opened for
-        (:meth:`session_stamp`), its credentials epoch is unchanged and, for a
-        session an organization vouched for (``vouched_by``), while the account
-        is still its member. Does not look at anything else.
+        (:meth:`session_stamp`), its credentials epoch is unchanged, it is not
+        disabled and, for a session an organization vouched for
+        (``vouched_by``), while the account is still its member. Does not look
+        at anything else.
         """
         a, c, m = self.models.account, self.models.account_control, self.models.membership
         member = (
@@ -160,18 +161,25 @@ class Ownership(Accounts):
             .exists()
         )
         created = getattr(a, "created_at", None)
+        disabled = a.disabled_at if self.models.has("account", "disabled_at") else c.disabled_at
         row = self.session.execute(
-            select(func.coalesce(c.epoch, 0), member, created if created is not None else null())
+            select(
+                func.coalesce(c.epoch, 0),
+                member,
+                created if created is not None else null(),
+                disabled,
+            )
             .select_from(a)
             .outerjoin(c, c.account_id == a.id)
             .where(a.id == account_id)
         ).first()
         if row is None:
             return False
-        current, is_member, created_at = row
+        current, is_member, created_at, disabled_at = row
         return (
             int(current) == int(stamp.get("epoch") or 0)
             and _instant(created_at) == stamp.get("created")
+            and disabled_at is None
             and (vouched_by is None or bool(is_member))
         )
 

@@ -95,13 +95,18 @@ class SignIns(Jit, Connections):
     ) -> tuple[t.Any, bool, int]:
         """:meth:`sso_account`, and the account's credentials epoch read with the member."""
         a, m, c = self.models.account, self.models.membership, self.models.account_control
+        disabled = a.disabled_at if self.models.has("account", "disabled_at") else c.disabled_at
         found = self.session.execute(
-            select(a, m.role, c.epoch)
+            select(a, m.role, c.epoch, disabled)
             .outerjoin(m, (m.account_id == a.id) & (m.organization_id == organization.id))
             .outerjoin(c, c.account_id == a.id)
             .where(func.lower(a.email) == func.lower(email))
         ).first()
         if found is not None and found[1] is not None:
+            if found[3] is not None:
+                # A member whose account is disabled: added back by the host's own code,
+                # not through add_member (which enables it). Never signed in silently.
+                raise SamlError(f"account {found[0].id} is disabled")
             return found[0], False, int(found[2] or 0)
         existing = found[0] if found is not None else None
         account = self._admit(organization, normalize_email(email), display_name, existing)

@@ -211,7 +211,8 @@ def test_same_user_name_in_both_orgs_is_independent(
     assert [(o["name"], [x["name"] for x in o["teams"]]) for o in shown["organizations"]] == [
         ("Alpha", ["Alpha Support"])
     ]
-    assert cli_user_show(app, "jdoe@beta.example") is None
+    gone = cli_user_show(app, "jdoe@beta.example")  # in no organization: kept, disabled
+    assert gone["disabled"] is True and gone["organizations"] == []
 
 
 DEACTIVATIONS = ["patch-active-false", "put-active-false", "delete"]
