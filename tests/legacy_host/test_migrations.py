@@ -162,6 +162,34 @@ def test_the_email_index_holds_on_the_old_rows(legacy_app: Flask) -> None:
         db.session.rollback()
 
 
+def test_emails_differing_only_in_case_stop_the_upgrade_before_any_change(
+    empty_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reviewed revision 2 checks first: the unique ``lower(email)`` index could not be
+    built, and SQLite would keep the tables made before it failed. Once the two users are
+    merged, it goes through."""
+    flask_migrate.upgrade(revision=LEGACY_REVISION)
+    insert_legacy_rows()
+    db.session.execute(
+        text(
+            "INSERT INTO users (email_address, signup_date)"
+            " VALUES ('Alice@ACME.test', '2021-02-03 00:00:00+00:00')"
+        )
+    )
+    db.session.commit()
+    db.session.remove()
+    with pytest.raises(SystemExit):  # what `flask db upgrade` does with the error
+        flask_migrate.upgrade(revision="head")
+    assert "Merge the users whose emails differ only in case" in caplog.text
+    assert "alice@acme.test" in caplog.text
+    assert tables() == LEGACY_TABLES | {VERSION_TABLE}
+    db.session.execute(text("DELETE FROM users WHERE email_address = 'Alice@ACME.test'"))
+    db.session.commit()
+    db.session.remove()
+    flask_migrate.upgrade(revision="head")
+    assert_no_drift()
+
+
 def test_downgrade_to_the_legacy_schema_and_back(empty_app: Flask) -> None:
     """Revision 2 undoes cleanly: the old app's tables and rows stay as they were."""
     flask_migrate.upgrade(revision=LEGACY_REVISION)
