@@ -339,12 +339,15 @@ class SQLAlchemyScimStore:
         """:class:`Conflict` if another team of the organization has this name.
 
         Compared through folded keys (``"Équipe"`` is ``"ÉQUIPE"``). Every team
-        counts, Okta's or not: Okta links an existing team instead of pushing a
+        counts, Okta's or not, those made with plain SQL included (their group
+        rows are made here): Okta links an existing team instead of pushing a
         duplicate. The organization row is locked first (``FOR UPDATE``), so
         that two concurrent creates of one name cannot both pass the check.
         """
         org = self.models.organization
         self.session.execute(select(org.id).where(org.id == self.organization.id).with_for_update())
+        # Teams the host inserted with plain SQL, before `scim reindex`, count too.
+        self.directory.give_teams_group_rows(self.organization)
         group = self.models.group
         taken = self.session.scalar(
             select(group.id)

@@ -52,16 +52,7 @@ class SearchKeys(Groups):
                 self._index_emails(identity)
                 counts["identities"] += 1
             self.session.flush()
-        team_where = [] if organization is None else [team.organization_id == organization.id]
-        missing = self.session.scalars(
-            select(team)
-            .where(*team_where, ~select(group.id).where(group.team_id == team.id).exists())
-            .order_by(team.id)
-        ).all()
-        for found in missing:
-            self.session.add(group(**unlinked_group_of(found)))
-            counts["teams_linked_to_groups"] += 1
-        self.session.flush()
+        counts["teams_linked_to_groups"] = self.give_teams_group_rows(organization)
         group_where = [] if organization is None else [group.organization_id == organization.id]
         for row, name in self.session.execute(
             select(group, team.name).join(team, team.id == group.team_id).where(*group_where)
@@ -71,6 +62,25 @@ class SearchKeys(Groups):
                 counts["groups"] += 1
         self.session.flush()
         return counts
+
+    def give_teams_group_rows(self, organization: t.Any | None = None) -> int:
+        """Make the missing SCIM group rows of ``organization``'s teams (or all); return how many.
+
+        A team inserted with plain SQL (a legacy import, a host's script) has
+        none until this runs: SCIM would neither list it nor see its name as
+        taken. One anti-join when nothing is missing. Does not commit.
+        """
+        group, team = self.models.group, self.models.team
+        where = [] if organization is None else [team.organization_id == organization.id]
+        missing = self.session.scalars(
+            select(team)
+            .where(*where, ~select(group.id).where(group.team_id == team.id).exists())
+            .order_by(team.id)
+        ).all()
+        for found in missing:
+            self.session.add(group(**unlinked_group_of(found)))
+        self.session.flush()
+        return len(missing)
 
     def _index_emails(self, identity: t.Any, *, new: bool = False) -> None:
         """Rewrite the identity's rows of ``identity_email`` from its SCIM ``emails``.
