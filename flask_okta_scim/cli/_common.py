@@ -19,7 +19,6 @@ import click
 from .._current import extension
 from ..config import BaseUrlNotSet
 from ..core.errors import DirectoryError
-from ..scim.resources import timestamp
 from ..sqla.directory import Directory
 
 F = t.TypeVar("F", bound=Callable[..., t.Any])
@@ -64,18 +63,6 @@ def emit(value: t.Any) -> None:
 def explain(message: str) -> None:
     """Print an explanation on stderr."""
     click.echo(message, err=True)
-
-
-def audit_entry(row: t.Any) -> dict[str, t.Any]:
-    """An audit row as the commands print it (JSON): when, who, what, on what, outcome, detail."""
-    return {
-        "at": timestamp(row.created_at),
-        "actor": row.actor,
-        "action": row.action,
-        "target": f"{row.target_type}:{row.target_id}" if row.target_type else None,
-        "outcome": row.outcome,
-        "detail": row.detail,
-    }
 
 
 def public_id(value: t.Any) -> str:

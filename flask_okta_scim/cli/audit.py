@@ -9,7 +9,7 @@ from datetime import timezone
 import click
 from flask.cli import with_appcontext
 
-from ._common import audit_entry
+from ..sqla.directory.base import audit_entry
 from ._common import reports_errors
 from ._common import unit_of_work
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from ._common import audit_entry
+from ..sqla.directory.base import audit_entry
 from ._common import emit
 from ._common import explain
 from ._common import public_id

@@ -21,6 +21,7 @@ from ...core.errors import ConcurrentUpdate
 from ...core.errors import Conflict
 from ...core.errors import InvalidValue
 from ...passwords import hash_password as default_hash_password
+from ...scim.resources import timestamp
 from ..models import Models
 
 _D = t.TypeVar("_D", bound="DirectoryBase")
@@ -190,14 +191,18 @@ class DirectoryBase:
         limit: int = 100,
         since: datetime | None = None,
         kind: str | None = None,
+        before: int | None = None,
     ) -> list[t.Any]:
         """Return the newest ``limit`` audit rows of ``organization``, newest first.
 
         ``since`` keeps rows at or after that time; ``kind`` keeps one action
-        (``"user.update"``) or a family of them (``"user"``, ``"sso"``...).
+        (``"user.update"``) or a family of them (``"user"``, ``"sso"``...);
+        ``before`` keeps rows older than the row of that id (the next page).
         """
         audit = self.models.audit
         stmt = select(audit).where(audit.organization_id == organization.id)
+        if before is not None:
+            stmt = stmt.where(audit.id < before)
         if since is not None:
             stmt = stmt.where(audit.created_at >= since)
         if kind:
@@ -233,3 +238,18 @@ def _clean_name(value: t.Any, what: str, limit: int = 200) -> str:
 def _short(display_name: str | None) -> str | None:
     """A display name cut to the account column's 200 characters (identities keep it whole)."""
     return display_name[:200] if display_name else display_name
+
+
+def audit_entry(row: t.Any) -> dict[str, t.Any]:
+    """An audit row as the command line and the admin console export it (JSON).
+
+    When (RFC 3339, UTC), who, what, on what, the outcome and the detail.
+    """
+    return {
+        "at": timestamp(row.created_at),
+        "actor": row.actor,
+        "action": row.action,
+        "target": f"{row.target_type}:{row.target_id}" if row.target_type else None,
+        "outcome": row.outcome,
+        "detail": row.detail,
+    }

@@ -112,5 +112,8 @@ def render(screen: str, status: int = 200, **context: t.Any) -> tuple[str, int]:
 
 
 # The screens register their views on ``bp``.
+from . import audit  # noqa: E402, F401
+from . import domains  # noqa: E402, F401
 from . import provisioning  # noqa: E402, F401
 from . import sso  # noqa: E402, F401
+from . import teams  # noqa: E402, F401
