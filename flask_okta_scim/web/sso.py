@@ -326,6 +326,9 @@ def _refuse(
             exc_info=True,
         )
         directory.session.rollback()
+    back = _test_sign_in_page(directory, connection)
+    if back is not None:
+        return t.cast(Response, redirect(back))
     if jit is not None:
         if jit.reason == JitRefused.DEACTIVATED:
             message = (
@@ -410,3 +413,26 @@ def metadata(integration_id: str) -> Response:
     u = urls(integration_id)
     xml = sp_metadata(sp_metadata_settings(entity_id=u.metadata, acs_url=u.acs))
     return Response(xml, mimetype="application/samlmetadata+xml")
+
+
+#: How the admin console's **Test sign-in** marks the page a sign-in returns to.
+TEST_SIGN_IN = "/sso?test=1"
+
+
+def _test_sign_in_page(directory: t.Any, connection: t.Any) -> str | None:
+    """Where a refused sign-in goes when this browser started it with **Test sign-in**.
+
+    The admin console's SSO page, marked ``test=failed``: it shows the reason
+    from the audit log (the admin administers this organization; other people
+    see the error page and a reference only). Found through the sign-ins this
+    browser started (its binding cookie), so an unsolicited response never
+    gets here. ``None`` for any other sign-in.
+    """
+    key = presented_browser_key()
+    if key is None:
+        return None
+    prefix = extension().settings.admin_url_prefix + "/"
+    for next_path in directory.outstanding_sign_ins(connection, key).values():
+        if next_path and next_path.startswith(prefix) and next_path.endswith(TEST_SIGN_IN):
+            return str(next_path)[: -len("1")] + "failed"
+    return None

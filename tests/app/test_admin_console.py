@@ -14,12 +14,16 @@ from sample_app.models import db
 from sample_app.models import okta
 from tests.cert_factory import make_certificate
 from tests.cert_factory import private_key
+from tests.conftest import BASE_URL
 from tests.conftest import sample_app_on
 from tests.saml_idp import IDP_CERT
 from tests.saml_idp import OKTA_ENTITY_ID
 from tests.saml_idp import OKTA_SSO_URL
+from tests.saml_idp import OTHER_IDP_CERT
+from tests.saml_idp import OTHER_IDP_KEY
 from tests.saml_idp import TestIdP
 from tests.saml_idp import post_acs
+from tests.saml_idp import start_login
 
 PREFIX = "/okta-scim/admin"
 IDP = TestIdP()
@@ -175,7 +179,7 @@ def test_the_sso_url_and_certificate_configure_the_connection(app, org, admin):
         rb'<button type="submit">Test sign-in',
         shown.data,
     )
-    assert test and test.group(2).decode() == page
+    assert test and test.group(2).decode() == page + "?test=1"
     started = admin.get(test.group(1).decode() + "?next=" + page)
     assert started.status_code == 302 and OKTA_SSO_URL in started.headers["Location"]
     # Saved again with the box unticked: IdP-initiated sign-in is off.
@@ -270,3 +274,72 @@ def test_the_bearer_token_is_shown_once_and_works(app, org, admin):
         "/scim/v2/Users?count=1", headers={"Authorization": f"Bearer {new.decode()}"}
     )
     assert again.status_code == 401
+
+
+# -- Test sign-in ------------------------------------------------------------------------------
+
+
+def configured_on_public_url(app: Flask, org: int) -> t.Any:
+    """The admin, signed in by password on the app's public (https) URL, with Okta configured.
+
+    Flask-WTF checks the Referer of https POSTs: each POST names the page it came from.
+    """
+    client = app.test_client()
+
+    def submit(url: str, page: str, **data: str) -> None:
+        token = csrf(client.get(page))
+        answer = client.post(url, data={"csrf_token": token, **data}, headers={"Referer": page})
+        assert answer.status_code == 302, answer.data
+
+    submit(f"{BASE_URL}/login", f"{BASE_URL}/login", email="ada@acme.example", password="ada-pw")
+    page = f"{BASE_URL}{PREFIX}/{org}/sso"
+    submit(f"{page}/connect", page)
+    submit(
+        page,
+        page,
+        sso_url=OKTA_SSO_URL,
+        certificate=IDP_CERT.read_text(),
+        allow_idp_initiated="y",
+    )
+    return client
+
+
+def run_test_sign_in(app: Flask, org: int, idp: TestIdP) -> t.Any:
+    client = configured_on_public_url(app, org)
+    integration_id = connection(app, org).integration_id
+    request_id = start_login(client, integration_id, next=f"{PREFIX}/{org}/sso?test=1")
+    xml = idp.for_connection(integration_id, "ada@acme.example", in_response_to=request_id)
+    answer = post_acs(client, integration_id, xml)
+    assert answer.status_code == 302, answer.data
+    return client, answer.headers["Location"]
+
+
+def test_a_test_sign_in_returns_with_success(app, org):
+    client, back = run_test_sign_in(app, org, IDP)
+    assert back == f"{PREFIX}/{org}/sso?test=1"
+    page = client.get(f"{BASE_URL}{back}")
+    assert b"Test sign-in succeeded: you signed in through Okta as ada@acme.example" in page.data
+    assert b"Connected" in page.data
+
+
+def test_a_failed_test_sign_in_returns_with_the_reason(app, org):
+    """Signed by somebody else's key: back on the page, which says why (the admin's own IdP)."""
+    client, back = run_test_sign_in(app, org, TestIdP(OTHER_IDP_KEY, OTHER_IDP_CERT))
+    assert back == f"{PREFIX}/{org}/sso?test=failed"
+    page = client.get(f"{BASE_URL}{back}")
+    assert page.status_code == 200
+    assert re.search(
+        rb'role="status" id="test-result">Test sign-in failed: [^<]*Signature validation failed',
+        page.data,
+    )
+    assert b"Configured" in page.data  # not connected by a failure
+
+
+def test_a_refused_sign_in_that_is_no_test_gets_the_error_page(app, org):
+    client = configured_on_public_url(app, org)
+    integration_id = connection(app, org).integration_id
+    request_id = start_login(client, integration_id, next="/")
+    other = TestIdP(OTHER_IDP_KEY, OTHER_IDP_CERT)
+    xml = other.for_connection(integration_id, "ada@acme.example", in_response_to=request_id)
+    answer = post_acs(client, integration_id, xml)
+    assert answer.status_code == 403 and b"signature" not in answer.data

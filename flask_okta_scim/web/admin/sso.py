@@ -18,7 +18,9 @@ import typing as t
 
 from flask import flash
 from flask import redirect
+from flask import request
 from flask import url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import StringField
@@ -35,6 +37,7 @@ from ...saml.metadata import IdpMetadata
 from ...saml.metadata import fetch_metadata
 from ...saml.metadata import idp_by_hand
 from ...sqla.mixins import utcnow
+from ..session import get_sso_organization
 from ..sso import urls
 from . import actor
 from . import bp
@@ -131,19 +134,47 @@ def _page(
     settings = ext.settings
     directory = ext.directory()
     last = directory.audit_log(organization(), limit=1, kind="sso.login")
+    failed = last[0] if last and last[0].outcome == "failure" else None
     return render(
         "sso",
         status,
         connection=connection,
         status_label=STATUS.get(connection.status if connection else None, "Connected"),
         urls=urls(connection.integration_id) if connection and settings.has_base_url else None,
-        last_sign_in=next((row for row in last if row.outcome == "success"), None),
+        last_sign_in=_last_success(directory),
+        last_failure=failed,
+        test_result=_test_result(failed),
         certificates=_certificates(connection),
         warning_days=settings.certificate_warning_days,
         form=form,
         connect_form=ConnectForm(),
         error=error,
     )
+
+
+def _last_success(directory: t.Any) -> t.Any:
+    rows = directory.audit_log(organization(), limit=20, kind="sso.login")
+    return next((row for row in rows if row.outcome == "success"), None)
+
+
+def _test_result(failed: t.Any) -> dict[str, t.Any] | None:
+    """What **Test sign-in** came back with (``?test=1`` or ``?test=failed``), or ``None``."""
+    test = request.args.get("test")
+    if test == "1" and get_sso_organization() == organization():
+        email = current_user.email
+        return {
+            "ok": True,
+            "message": f"Test sign-in succeeded: you signed in through Okta as {email}.",
+        }
+    if test in ("1", "failed"):
+        reason = failed.detail.get("reason") if failed is not None else None
+        return {
+            "ok": False,
+            "message": f"Test sign-in failed: {reason}."
+            if reason
+            else "Test sign-in did not complete.",
+        }
+    return None
 
 
 def _certificates(connection: t.Any) -> list[dict[str, t.Any]]:
