@@ -354,3 +354,16 @@ def test_something_that_is_not_a_model_is_named():
 def test_the_mixins_map_every_needed_attribute_to_a_column():
     for model in (User, Tenant, Workgroup):
         assert "id" in inspect(model).columns
+
+
+def test_a_synonym_keeps_the_host_old_attribute_name():
+    """docs/models.rst: ``email_address = synonym("email")`` next to the renamed attribute."""
+    from sqlalchemy.orm import synonym
+
+    db, models = _models(account={"email_address": synonym("email")})
+    okta = _okta(db, models)
+    person = okta.models.account
+    assert str(select(person).where(person.email_address == "x")) == str(
+        select(person).where(person.email == "x")
+    )
+    assert person(email="a@b.example").email_address == "a@b.example"
