@@ -166,6 +166,8 @@ class OktaSCIM:
         """
         from .web.admin import bp as admin_blueprint
 
+        if app not in self._state:
+            raise RuntimeError("Call 'init_app(app)' before 'init_admin(app, ...)'.")
         self.may_administer = may_administer
         app.register_blueprint(
             admin_blueprint, url_prefix=self._state[app].settings.admin_url_prefix

@@ -343,3 +343,8 @@ def test_a_refused_sign_in_that_is_no_test_gets_the_error_page(app, org):
     xml = other.for_connection(integration_id, "ada@acme.example", in_response_to=request_id)
     answer = post_acs(client, integration_id, xml)
     assert answer.status_code == 403 and b"signature" not in answer.data
+
+
+def test_init_admin_needs_init_app_first():
+    with pytest.raises(RuntimeError, match="init_app"):
+        okta.init_admin(Flask("elsewhere"), may_administer=lambda account, org: True)
