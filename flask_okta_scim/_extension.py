@@ -102,9 +102,9 @@ class OktaSCIM:
             table_prefix=table_prefix,
         )
         self.hash_password = hash_password
-        #: The host's answer to "may this account administer this organization?"
-        #: (:meth:`init_admin`); ``None``: nobody may.
-        self.may_administer: t.Callable[[t.Any, t.Any], bool] | None = None
+        self._administrators: WeakKeyDictionary[Flask, Callable[[t.Any, t.Any], bool]] = (
+            WeakKeyDictionary()
+        )
         self._state: WeakKeyDictionary[Flask, _State] = WeakKeyDictionary()
         if app is not None:
             self.init_app(app)
@@ -168,10 +168,16 @@ class OktaSCIM:
 
         if app not in self._state:
             raise RuntimeError("Call 'init_app(app)' before 'init_admin(app, ...)'.")
-        self.may_administer = may_administer
+        self._administrators[app] = may_administer
         app.register_blueprint(
             admin_blueprint, url_prefix=self._state[app].settings.admin_url_prefix
         )
+
+    @property
+    def may_administer(self) -> Callable[[t.Any, t.Any], bool] | None:
+        """The current application's ``may_administer`` (:meth:`init_admin`), or ``None``."""
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        return self._administrators.get(app)
 
     #: The SCIM API's blueprint, for hosts that need to name it (e.g. ``csrf.exempt(...)``).
     @property
