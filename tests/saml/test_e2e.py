@@ -33,10 +33,8 @@ saying what is missing, when they are absent — or fails under
 from __future__ import annotations
 
 import html
-import os
 import typing as t
 import urllib.parse
-from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -44,6 +42,14 @@ import pytest
 
 from tests.conftest import service_missing
 from tests.e2e import simplesamlphp
+from tests.e2e.browser import BROWSER_TIMEOUT_MS
+from tests.e2e.browser import SP_HOST
+from tests.e2e.browser import Trail
+from tests.e2e.browser import chromium
+from tests.e2e.browser import explain
+from tests.e2e.browser import fresh_context
+from tests.e2e.browser import sign_in_at_idp
+from tests.e2e.browser import wait_for_url
 from tests.e2e.simplesamlphp import IdpUser
 from tests.e2e.simplesamlphp import SimpleSAMLphp
 from tests.sample_server import SampleServer
@@ -52,23 +58,6 @@ if t.TYPE_CHECKING:
     from playwright.sync_api import Browser
     from playwright.sync_api import BrowserContext
     from playwright.sync_api import Page
-    from playwright.sync_api import Response
-
-SP_HOST = "sp.localhost"
-IDP_HOST = "idp.localhost"
-CHROMIUM = os.environ.get("OKTA_SCIM_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    f"--host-resolver-rules=MAP {IDP_HOST} 127.0.0.1,MAP {SP_HOST} 127.0.0.1",
-]
-#: Milliseconds for one browser step (the app's timeouts are in tests.sample_server).
-BROWSER_TIMEOUT_MS = 20_000
 
 # One app and one organization serve the whole module; each test signs in people of its
 # own (or asserts only what holds whatever ran before), so that tests do not depend on
@@ -98,34 +87,15 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleSAMLphp]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        service_missing("playwright is not installed (pip install playwright; no browser download)")
-    if not os.access(CHROMIUM, os.X_OK):
-        service_missing(
-            f"Chromium is not installed at {CHROMIUM}; install it with .ci/install-e2e.sh"
-        )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=60_000
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
     """A fresh browser profile: no cookies."""
-    ctx = browser.new_context()
-    ctx.set_default_timeout(BROWSER_TIMEOUT_MS)
-    ctx.set_default_navigation_timeout(BROWSER_TIMEOUT_MS)
-    try:
+    with fresh_context(browser) as ctx:
         yield ctx
-    finally:
-        ctx.close()
 
 
 # -- the app, as an operator runs and sets it up -------------------------------------------------
@@ -180,57 +150,6 @@ def tenant(app_server: SampleServer, idp: SimpleSAMLphp) -> Tenant:
 
 
 # -- browser helpers -----------------------------------------------------------------------------
-
-
-class Trail:
-    """The main frame's navigations (method, URL, status), for assertions and failure messages."""
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.steps: list[tuple[str, str, int]] = []
-        page.on("response", self._record)
-
-    def _record(self, response: Response) -> None:
-        request = response.request
-        if request.is_navigation_request() and request.frame == self.page.main_frame:
-            self.steps.append((request.method, response.url, response.status))
-
-    def __str__(self) -> str:
-        return "\n".join(f"  {m} {u} -> {s}" for m, u, s in self.steps) or "  (none)"
-
-
-def explain(app: SampleServer, idp: SimpleSAMLphp, *trails: Trail) -> str:
-    """What a failure message needs: each tab's navigations, the servers' logs."""
-    tabs = "".join(f"navigations (tab {i + 1}):\n{trail}\n" for i, trail in enumerate(trails))
-    return f"{tabs}{app.logs()}\n{idp.logs()}"
-
-
-def sign_in_at_idp(
-    page: Page, idp: SimpleSAMLphp, user: IdpUser, acs_url: str, why: Callable[[], str]
-) -> Response:
-    """Fill in SimpleSAMLphp's login form; its page then posts to the ACS: that response."""
-    try:
-        page.wait_for_selector("#username")
-    except Exception as e:
-        raise AssertionError(f"no IdP login form at {page.url}: {e}\n{why()}") from e
-    assert page.url.startswith(idp.base_url), f"not at the IdP: {page.url}\n{why()}"
-    page.fill("#username", user.username)
-    page.fill("#password", user.password)
-    try:
-        with page.expect_response(
-            lambda r: r.url == acs_url and r.request.method == "POST"
-        ) as acs_response:
-            page.click("#submit_button")
-    except Exception as e:
-        raise AssertionError(f"the IdP did not post to the ACS {acs_url}: {e}\n{why()}") from e
-    return acs_response.value
-
-
-def wait_for_url(page: Page, url: str, why: Callable[[], str]) -> None:
-    try:
-        page.wait_for_url(url)
-    except Exception as e:
-        raise AssertionError(f"did not arrive at {url} (at {page.url}): {e}\n{why()}") from e
 
 
 def get_me(page: Page, app: SampleServer) -> tuple[int, t.Any]:
