@@ -248,14 +248,21 @@ def connected_through_okta(app: Flask, org: int, admin: t.Any) -> None:
 def test_enable_waits_for_a_connected_sso(app, org, admin):
     page = admin.get(f"{PREFIX}/{org}/provisioning")
     assert re.search(rb"<button type=\"submit\" disabled[^>]*>Enable provisioning", page.data)
-    refused = post(admin, f"{PREFIX}/{org}/provisioning/enable", f"{PREFIX}/{org}/provisioning")
+    refused = issue(admin, f"{PREFIX}/{org}/provisioning/enable", f"{PREFIX}/{org}/provisioning")
     assert refused.status_code == 409 and b"single sign-on" in refused.data
+
+
+def issue(client: t.Any, path: str, page: str) -> t.Any:
+    """POST Enable or Rotate as the page's form does: its CSRF token and one-time value."""
+    shown = client.get(page)
+    once = re.search(rb'name="once" type="hidden" value="([^"]+)"', shown.data).group(1)
+    return client.post(path, data={"csrf_token": csrf(shown), "once": once.decode()})
 
 
 def test_the_bearer_token_is_shown_once_and_works(app, org, admin):
     connected_through_okta(app, org, admin)
     page = f"{PREFIX}/{org}/provisioning"
-    answer = post(admin, f"{PREFIX}/{org}/provisioning/enable", page)
+    answer = issue(admin, f"{PREFIX}/{org}/provisioning/enable", page)
     assert answer.status_code == 200
     token = re.search(rb'id="bearer-token" type="text" value="([^"]+)"', answer.data).group(1)
     assert b"you will not see it again" in answer.data
@@ -265,7 +272,7 @@ def test_the_bearer_token_is_shown_once_and_works(app, org, admin):
         "/scim/v2/Users?count=1", headers={"Authorization": f"Bearer {token.decode()}"}
     )
     assert scim.status_code == 200
-    rotated = post(admin, f"{PREFIX}/{org}/provisioning/rotate", page)
+    rotated = issue(admin, f"{PREFIX}/{org}/provisioning/rotate", page)
     new = re.search(rb'id="bearer-token" type="text" value="([^"]+)"', rotated.data).group(1)
     assert new != token
     off = post(admin, f"{PREFIX}/{org}/provisioning/disable", page)
@@ -329,7 +336,7 @@ def test_a_failed_test_sign_in_returns_with_the_reason(app, org):
     page = client.get(f"{BASE_URL}{back}")
     assert page.status_code == 200
     assert re.search(
-        rb'role="status" id="test-result">Test sign-in failed: [^<]*Signature validation failed',
+        rb'role="alert" id="test-result">Test sign-in failed: [^<]*Signature validation failed',
         page.data,
     )
     assert b"Configured" in page.data  # not connected by a failure
@@ -348,3 +355,20 @@ def test_a_refused_sign_in_that_is_no_test_gets_the_error_page(app, org):
 def test_init_admin_needs_init_app_first():
     with pytest.raises(RuntimeError, match="init_app"):
         okta.init_admin(Flask("elsewhere"), may_administer=lambda account, org: True)
+
+
+def test_sending_the_same_issue_form_twice_issues_one_token(app, org, admin):
+    """A reload of the answer re-sends the POST: nothing issued, and it says so."""
+    connected_through_okta(app, org, admin)
+    page = f"{PREFIX}/{org}/provisioning"
+    shown = admin.get(page)
+    once = re.search(rb'name="once" type="hidden" value="([^"]+)"', shown.data).group(1)
+    form = {"csrf_token": csrf(shown), "once": once.decode()}
+    first = admin.post(f"{PREFIX}/{org}/provisioning/enable", data=form)
+    assert first.status_code == 200 and b'id="bearer-token"' in first.data
+    again = admin.post(f"{PREFIX}/{org}/provisioning/rotate", data=form)
+    assert again.status_code == 302
+    assert b"no new token was issued" in admin.get(page).data
+    with app.app_context():
+        tokens = okta.models.scim_token
+        assert db.session.query(tokens).count() == 1

@@ -249,7 +249,13 @@ def audit_entry(row: t.Any) -> dict[str, t.Any]:
         "at": timestamp(row.created_at),
         "actor": row.actor,
         "action": row.action,
-        "target": f"{row.target_type}:{row.target_id}" if row.target_type else None,
+        "target": (
+            None
+            if not row.target_type
+            else row.target_type
+            if row.target_id is None
+            else f"{row.target_type}:{row.target_id}"
+        ),
         "outcome": row.outcome,
         "detail": row.detail,
     }

@@ -22,6 +22,7 @@ directory service applies the same rules as for the command line.
 from __future__ import annotations
 
 import typing as t
+from collections import defaultdict
 from collections.abc import Callable
 
 from flask import Blueprint
@@ -98,13 +99,22 @@ def actor() -> str:
 
 
 def render(screen: str, status: int = 200, **context: t.Any) -> tuple[str, int]:
-    """Render ``okta_scim/admin/<screen>.html`` inside the configured layout."""
+    """Render ``okta_scim/admin/<screen>.html`` inside the configured layout.
+
+    ``error_field`` names the form field an ``error`` is about: the template's
+    ``invalid[field]`` then marks it (``aria-invalid``, described by the error).
+    """
+    field = context.pop("error_field", None)
+    invalid: dict[str, dict[str, str]] = defaultdict(dict)
+    if context.get("error") and field:
+        invalid[field] = {"aria-invalid": "true", "aria-describedby": "form-error"}
     return (
         render_template(
             f"okta_scim/admin/{screen}.html",
             layout=extension().settings.admin_layout,
             organization=organization(),
             screen=screen,
+            invalid=invalid,
             **context,
         ),
         status,

@@ -55,13 +55,13 @@ def domains() -> t.Any:
 def add_domain() -> t.Any:
     form = AddDomainForm()
     if not form.validate_on_submit():
-        return _page(400, add_form=form, error="Enter a domain, e.g. example.com.")
+        return _page(400, add_form=form, error="Enter a domain, e.g. example.com.", field="domain")
     try:
         with extension().directory(actor=actor()).atomic() as directory:
             claim = directory.add_domain(organization(), form.domain.data)
             name = claim.domain
     except DirectoryError as e:
-        return _page(400, add_form=form, error=str(e))
+        return _page(400, add_form=form, error=str(e), field="domain")
     flash(f"Publish the TXT record below for {name}, then click Verify.")
     return redirect(url_for(".domains"))
 
@@ -121,7 +121,11 @@ def require_sso() -> t.Any:
 
 
 def _page(
-    status: int = 200, *, add_form: AddDomainForm | None = None, error: str | None = None
+    status: int = 200,
+    *,
+    add_form: AddDomainForm | None = None,
+    error: str | None = None,
+    field: str | None = None,
 ) -> t.Any:
     directory = extension().directory()
     org = organization()
@@ -137,4 +141,5 @@ def _page(
         action_form=DomainActionForm(formdata=None),
         sso_form=RequireSsoForm(formdata=None, require_sso=directory.requires_sso(org)),
         error=error,
+        error_field=field,
     )

@@ -7,19 +7,25 @@ requests, and the people whose changes were not applied (with the reason).
 reason until then), **Rotate token** and **Disable provisioning** are POSTs.
 Enabling and rotating answer the page itself, not a redirect, with the new
 **Bearer token**: it is in that one response only (never stored in clear,
-never in the session, ``Cache-Control: no-store``), so a reload does not show
-it again.
+never in the session, ``Cache-Control: no-store``). Each of those forms
+carries a one-time value kept in the session: a reload, which sends the POST
+again, issues nothing and says so, instead of a second token that would cut
+off the one just copied.
 """
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import typing as t
 from datetime import timedelta
 
 from flask import flash
 from flask import redirect
+from flask import session
 from flask import url_for
 from flask_wtf import FlaskForm
+from wtforms import HiddenField
 
 from ..._current import extension
 from ...core.errors import NotReady
@@ -31,10 +37,19 @@ from . import render
 
 #: Audit entries listed under "last errors" and "not applied".
 RECENT = 10
+#: Where the session keeps the one-time value of the next Enable or Rotate (not a secret).
+ISSUE_KEY = "_okta_scim_issue"
 
 
 class ActionForm(FlaskForm):  # type: ignore[misc]
     """Only the CSRF token: each action is one button."""
+
+
+class IssueForm(ActionForm):
+    """**Enable provisioning** and **Rotate token**: a one-time value, so that reloading the
+    answer (which re-sends the POST) issues no second token and cuts nobody off."""
+
+    once = HiddenField()
 
 
 @bp.get("/<int:org_id>/provisioning")
@@ -67,8 +82,17 @@ def disable() -> t.Any:
 
 
 def _issue(action: t.Callable[[t.Any], str]) -> t.Any:
-    if not ActionForm().validate_on_submit():
+    form = IssueForm()
+    if not form.validate_on_submit():
         return _page(400, error="The form expired: reload the page and try again.")
+    issued = session.get(ISSUE_KEY)
+    if not issued or not hmac.compare_digest(str(issued), str(form.once.data or "")):
+        flash(
+            "This page was sent again (a reload?): no new token was issued. If you did not "
+            "copy the token, use Rotate token."
+        )
+        return redirect(url_for(".provisioning"))
+    session.pop(ISSUE_KEY, None)
     try:
         with extension().directory(actor=actor()).atomic() as directory:
             token = action(directory)
@@ -89,6 +113,7 @@ def _page(status: int = 200, *, token: str | None = None, error: str | None = No
         r for r in directory.audit_log(org, limit=200, kind="user") if r.outcome == "not_applied"
     ]
     settings = ext.settings
+    once = session.setdefault(ISSUE_KEY, secrets.token_urlsafe(16))
     return render(
         "provisioning",
         status,
@@ -102,4 +127,5 @@ def _page(status: int = 200, *, token: str | None = None, error: str | None = No
         token=token,
         error=error,
         form=ActionForm(),
+        issue_form=IssueForm(formdata=None, once=once),
     )

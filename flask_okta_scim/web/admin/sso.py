@@ -88,10 +88,11 @@ def configure() -> t.Any:
     if connection is None or not form.validate_on_submit():
         return _page(connection, form, 400, error="The form expired: reload the page.")
     error: str | None = None
+    field = "metadata_url" if (form.metadata_url.data or "").strip() else "certificate"
     try:
         idp, metadata_url = _idp(form)
     except MetadataError as e:
-        error = str(e)
+        error, field = str(e), _field_of(str(e), field)
     else:
         try:
             with ext.directory(actor=actor()).atomic() as directory:
@@ -107,7 +108,8 @@ def configure() -> t.Any:
         except DirectoryError as e:
             error = str(e)
     if error is not None:
-        return _page(ext.directory().get_connection(organization()), form, 400, error=error)
+        connection = ext.directory().get_connection(organization())
+        return _page(connection, form, 400, error=error, error_field=field)
     flash("Saved. Use Test sign-in to check it through Okta.")
     return redirect(url_for(".sso"))
 
@@ -127,8 +129,21 @@ def _idp(form: IdpForm) -> tuple[IdpMetadata, str | None]:
     return idp_by_hand(sso_url, [certificate]), None
 
 
+def _field_of(message: str, default: str) -> str:
+    """The field an input error is about, for ``aria-invalid``: by what its message names."""
+    if "sign-on URL" in message or "entity ID" in message or "SSO URL" in message:
+        return "sso_url"
+    if "Metadata URL, or" in message:
+        return "metadata_url"
+    return default
+
+
 def _page(
-    connection: t.Any, form: IdpForm, status: int = 200, error: str | None = None
+    connection: t.Any,
+    form: IdpForm,
+    status: int = 200,
+    error: str | None = None,
+    error_field: str | None = None,
 ) -> tuple[str, int]:
     ext = extension()
     settings = ext.settings
@@ -149,6 +164,7 @@ def _page(
         form=form,
         connect_form=ConnectForm(),
         error=error,
+        error_field=error_field,
     )
 
 

@@ -5,7 +5,11 @@ document.addEventListener("click", function (event) {
   var input = document.getElementById(button.getAttribute("data-copy"));
   if (!input) return;
   input.select();
-  var done = function () { button.textContent = "Copied"; };
+  var status = document.getElementById(input.id + "-copied");
+  var done = function () {
+    button.textContent = "Copied";
+    if (status) status.textContent = "Copied to the clipboard.";
+  };
   if (navigator.clipboard && window.isSecureContext) {
     navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
   } else {
