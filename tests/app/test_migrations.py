@@ -14,14 +14,11 @@ by its effect instead, on both databases.
 from __future__ import annotations
 
 import os
-import pprint
 import typing as t
-import warnings
 from collections.abc import Iterator
 
 import flask_migrate
 import pytest
-from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from sqlalchemy import inspect
@@ -33,6 +30,7 @@ from sample_app.models import db
 from sample_app.models import okta
 from sample_app.schema import MIGRATION_OPTIONS
 from sample_app.schema import VERSION_TABLE
+from tests import migration_drift as drift
 from tests.conftest import fresh_postgres_database
 
 #: The index SQLite's reflection cannot show Alembic.
@@ -74,25 +72,11 @@ def tables() -> set[str]:
 
 
 def differences() -> list[t.Any]:
-    """Alembic's autogenerate comparison of the database with ``db.metadata``.
-
-    With the options ``flask db migrate`` uses; on SQLite, the only warning allowed is
-    the one about the ``lower(email)`` index it cannot compare.
-    """
-    options = {k: v for k, v in MIGRATION_OPTIONS.items() if k != "render_as_batch"}
-    with db.engine.connect() as connection, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        context = MigrationContext.configure(connection, opts=options)
-        diff = list(compare_metadata(context, db.metadata))
-        sqlite = connection.dialect.name == "sqlite"
-    unexpected = [str(w.message) for w in caught if not (sqlite and EMAIL_INDEX in str(w.message))]
-    assert not unexpected, unexpected
-    return diff
+    return drift.differences(db, MIGRATION_OPTIONS, EMAIL_INDEX)
 
 
 def assert_no_drift() -> None:
-    diff = differences()
-    assert diff == [], "the models differ from the migrated database:\n" + pprint.pformat(diff)
+    drift.assert_no_drift(db, MIGRATION_OPTIONS, EMAIL_INDEX)
 
 
 def test_upgrade_creates_every_table_of_the_models(migrated: Flask) -> None:

@@ -39,7 +39,9 @@ import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -511,3 +513,19 @@ class SimpleSAMLphp:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextmanager
+def serving(directory: Path, users: Iterable[IdpUser]) -> Iterator[SimpleSAMLphp]:
+    """A running SimpleSAMLphp in ``directory`` with ``users``; absent, the test skips or fails.
+
+    Fails rather than skips when the suite requires its services
+    (``OKTA_SCIM_REQUIRE_SERVICES``, as in CI): see ``tests.conftest.service_missing``.
+    """
+    from tests.conftest import service_missing
+
+    reason = unavailable()
+    if reason is not None:
+        service_missing(reason)
+    with SimpleSAMLphp(directory, users) as server:
+        yield server

@@ -56,7 +56,6 @@ import pytest
 
 from tests.cert_factory import make_certificate
 from tests.cert_factory import private_key
-from tests.conftest import service_missing
 from tests.dns_server import LoopbackDNS
 from tests.e2e import simplesamlphp
 from tests.e2e.browser import DESKTOP
@@ -132,10 +131,7 @@ ORGS = [ACME, GLOBEX, HOOLI, INITECH, UMBRELLA, SOYLENT, WONKA, STARK, TYRELL]
 
 @pytest.fixture(scope="module")
 def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleSAMLphp]:
-    reason = simplesamlphp.unavailable()
-    if reason is not None:
-        service_missing(reason)
-    with SimpleSAMLphp(tmp_path_factory.mktemp("simplesamlphp"), IDP_USERS) as server:
+    with simplesamlphp.serving(tmp_path_factory.mktemp("simplesamlphp"), IDP_USERS) as server:
         yield server
 
 

@@ -7,22 +7,19 @@ from __future__ import annotations
 
 import json
 import os
-import pprint
 import typing as t
-import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack
 
 import flask_migrate
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from flask import Flask
 from sqlalchemy import inspect
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash
 
+from tests import migration_drift as drift
 from tests.conftest import fresh_postgres_database
 from tests.conftest import okta_cli_ok
 from tests.legacy_host.app import MIGRATION_OPTIONS
@@ -70,21 +67,11 @@ def tables() -> set[str]:
 
 
 def differences() -> list[t.Any]:
-    """Alembic's autogenerate comparison of the database with ``db.metadata``."""
-    options = {k: v for k, v in MIGRATION_OPTIONS.items() if k != "render_as_batch"}
-    with db.engine.connect() as connection, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        context = MigrationContext.configure(connection, opts=options)
-        diff = list(compare_metadata(context, db.metadata))
-        sqlite = connection.dialect.name == "sqlite"
-    unexpected = [str(w.message) for w in caught if not (sqlite and EMAIL_INDEX in str(w.message))]
-    assert not unexpected, unexpected
-    return diff
+    return drift.differences(db, MIGRATION_OPTIONS, EMAIL_INDEX)
 
 
 def assert_no_drift() -> None:
-    diff = differences()
-    assert diff == [], "the models differ from the migrated database:\n" + pprint.pformat(diff)
+    drift.assert_no_drift(db, MIGRATION_OPTIONS, EMAIL_INDEX)
 
 
 def test_upgrade_from_empty_builds_exactly_the_models(empty_app: Flask) -> None:

@@ -40,7 +40,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import service_missing
 from tests.e2e import simplesamlphp
 from tests.e2e.browser import BROWSER_TIMEOUT_MS
 from tests.e2e.browser import SP_HOST
@@ -78,10 +77,7 @@ DOMAIN = "example.com"
 
 @pytest.fixture(scope="module")
 def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleSAMLphp]:
-    reason = simplesamlphp.unavailable()
-    if reason is not None:
-        service_missing(reason)
-    with SimpleSAMLphp(tmp_path_factory.mktemp("simplesamlphp"), IDP_USERS) as server:
+    with simplesamlphp.serving(tmp_path_factory.mktemp("simplesamlphp"), IDP_USERS) as server:
         yield server
 
 
