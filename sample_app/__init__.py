@@ -120,8 +120,12 @@ def seed_demo() -> None:
     from .models import Monitor
 
     with okta.directory(actor="seed-demo").atomic() as directory:
-        if any(o.name == DEMO_ORGANIZATION for o in directory.organizations()):
-            click.echo(f"{DEMO_ORGANIZATION!r} exists already.", err=True)
+        existing = [o for o in directory.organizations() if o.name == DEMO_ORGANIZATION]
+        if existing:
+            console = okta.settings.admin_url_prefix + f"/{existing[0].id}/sso"
+            click.echo(
+                f"{DEMO_ORGANIZATION!r} exists already. Its Okta settings: {console}", err=True
+            )
             return
         org = directory.create_organization(DEMO_ORGANIZATION)
         admin, _ = directory.ensure_account(DEMO_ADMIN, "Demo Admin")

@@ -153,6 +153,7 @@ def test_init_db_and_seed_demo_from_the_command_line(tmp_path):
         )
         assert done.returncode == 0, done.stderr
     assert "exists already" in done.stderr
+    assert "Its Okta settings: /okta-scim/admin/1/sso" in done.stderr  # make demo shows it
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": env["FLASK_SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "demo"}
     )
