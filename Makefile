@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo mounts a simulated Okta (sample_app/demo.py): never set this in production.
+demo: export FLASK_SAMPLE_SIMULATED_OKTA = 1
 demo: $(STAMP)
 	$(BIN)/flask --app sample_app init-db
 	$(BIN)/flask --app sample_app seed-demo

@@ -17,6 +17,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event
 
+from . import demo
 from . import receivers  # noqa: F401  (connects the signal receivers)
 from .models import Account
 from .models import db
@@ -66,6 +67,7 @@ def create_app(test_config: dict[str, t.Any] | None = None) -> Flask:
     okta.init_admin(app, may_administer=is_admin)
     login_manager.init_app(app)
     csrf.init_app(app)
+    demo.mount(app)  # the simulated Okta, with SAMPLE_SIMULATED_OKTA on (make demo)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_foreign_keys)
@@ -146,3 +148,19 @@ def seed_demo() -> None:
         f"with the password {DEMO_PASSWORD!r}. Its Okta settings: {admin_console}",
         err=True,
     )
+    token = demo.connect(org, DEMO_ADMIN)
+    if token is not None:
+        settings = okta.settings
+        scim_users = settings.url(settings.scim_url_prefix) + "/Users"
+        with okta.directory().atomic() as directory:
+            integration_id = directory.get_connection(org).integration_id
+        click.echo(
+            "It is connected to the simulated Okta, with provisioning on. Try:\n"
+            f"  1. Sign in through 'Okta': {settings.url(settings.sso_url_prefix)}/"
+            f"{integration_id} (choose new.person@demo.example: just-in-time into Operations)\n"
+            f"  2. The Okta dashboard tile: {settings.base_url}/simulated-okta/tile/"
+            f"{integration_id}\n"
+            f"  3. Provision by SCIM with the token {token} (shown once), e.g.\n"
+            f"     curl -H 'Authorization: Bearer {token}' {scim_users}",
+            err=True,
+        )
