@@ -38,7 +38,7 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from ..core.emails import normalize_email
 from ..core.errors import InvalidValue
-from ..logs import LOGGER_NAME
+from ..logs import log
 from .idp import NS_SAML
 from .idp import NS_SAMLP
 from .idp import SimulatedIdP
@@ -48,8 +48,6 @@ from .idp import qname
 URL_PREFIX = "/simulated-okta"
 #: The people the sign-in page offers; a callable gets the application each time.
 People = Iterable[str] | Callable[[], Iterable[str]]
-
-_log = logging.getLogger(f"{LOGGER_NAME}.testing")
 
 
 def init_simulator(
@@ -71,7 +69,9 @@ def init_simulator(
             "The simulated Okta signs anybody in: it is mounted only in debug mode (or with "
             "force=True, for a demo or a test). Never in production."
         )
-    _log.warning(
+    log(
+        "testing.simulator_mounted",
+        logging.WARNING,
         "The SIMULATED Okta is mounted at %s: anybody can sign in as anybody to the "
         "organizations that trust its certificate. For demos and tests only.",
         url_prefix,
