@@ -8,6 +8,7 @@ from .audit import audit
 from .domain import domain
 from .org import org
 from .scim import scim
+from .simulate import simulate
 from .sso import sso
 from .team import team
 from .user import user
@@ -20,6 +21,7 @@ okta_scim_cli.add_command(audit)
 okta_scim_cli.add_command(domain)
 okta_scim_cli.add_command(org)
 okta_scim_cli.add_command(scim)
+okta_scim_cli.add_command(simulate)
 okta_scim_cli.add_command(sso)
 okta_scim_cli.add_command(team)
 okta_scim_cli.add_command(user)
