@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from .._current import extension
 from ..sqla.directory import Directory
@@ -49,6 +50,7 @@ from ._common import unit_of_work
     help="Send the requests over HTTP to this running server's SCIM base URL "
     "(default: through the application in this process).",
 )
+@with_appcontext
 @reports_errors
 def simulate(
     scenario: str,

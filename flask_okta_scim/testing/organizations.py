@@ -72,7 +72,8 @@ class ReadyOrganization:
         a refusal can inspect it.
         """
         client = client if client is not None else self.app.test_client()
-        settings = self.app.extensions["okta_scim"].settings
+        with self.app.app_context():
+            settings = self.app.extensions["okta_scim"].settings
         base = settings.base_url or "http://localhost"
         start = f"{settings.sso_url_prefix}/{self.integration_id}"
         if next is not None:
@@ -113,7 +114,7 @@ def connect_simulator(
     provisioning: bool = True,
     actor: str = "testing",
 ) -> ReadyOrganization:
-    """Connect ``organization`` to ``idp`` as its admin would connect Okta.
+    """Connect ``organization`` (the row, or its id) to ``idp`` as its admin would connect Okta.
 
     Configures its connection from ``idp``'s metadata, marks it connected (what
     the first successful sign-in does; no account is created), and turns
@@ -123,7 +124,7 @@ def connect_simulator(
     okta = app.extensions["okta_scim"]
     found = parse_metadata(idp.metadata())
     with app.app_context(), okta.directory(actor=actor).atomic() as directory:
-        organization = directory.get_organization(organization.id)
+        organization = directory.get_organization(getattr(organization, "id", organization))
         connection = directory.connect(organization)
         directory.configure_connection(
             connection,
@@ -164,4 +165,5 @@ def ready_organization(
             team = directory.create_team(organization, jit_team)
             for domain in domains:
                 directory.add_team_domain(team, domain)
-    return connect_simulator(app, organization, idp, provisioning=provisioning, actor=actor)
+        organization_id = organization.id
+    return connect_simulator(app, organization_id, idp, provisioning=provisioning, actor=actor)

@@ -237,6 +237,11 @@ def parse(data: t.Any, name: str) -> Scenario:
     expect = data.get("expect") or {}
     if not isinstance(expect, dict) or set(expect) - _EXPECT:
         raise ScenarioError(f"{name}: 'expect' takes {', '.join(sorted(_EXPECT))}.")
+    referenced = {ref[1:] for ref in _strings([steps, expect]) if ref.startswith("@")} - set(people)
+    if referenced:
+        raise ScenarioError(
+            f"{name}: no people set {', '.join('@' + r for r in sorted(referenced))}."
+        )
     return Scenario(
         name=name,
         title=str(data.get("title") or name),
@@ -245,6 +250,17 @@ def parse(data: t.Any, name: str) -> Scenario:
         steps=steps,
         expect=expect,
     )
+
+
+def _strings(value: t.Any) -> t.Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
 
 
 def check_expectations(

@@ -208,9 +208,10 @@ class SimulatedSCIMClient:
     def for_app(cls, app: Flask, token: str, *, mode: str = "okta") -> SimulatedSCIMClient:
         """A client for ``app``'s SCIM API through its test client (``OKTA_SCIM_BASE_URL`` or
         ``http://localhost``)."""
-        settings = app.extensions["okta_scim"].settings
-        base = (settings.base_url or "http://localhost").rstrip("/")
-        return cls(FlaskTransport(app, base + settings.scim_url_prefix), token, mode=mode)
+        with app.app_context():
+            settings = app.extensions["okta_scim"].settings
+            base = (settings.base_url or "http://localhost").rstrip("/")
+            return cls(FlaskTransport(app, base + settings.scim_url_prefix), token, mode=mode)
 
     # -- requests ------------------------------------------------------------------------------
 
