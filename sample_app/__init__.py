@@ -151,16 +151,24 @@ def seed_demo() -> None:
     token = demo.connect(org, DEMO_ADMIN)
     if token is not None:
         settings = okta.settings
-        scim_users = settings.url(settings.scim_url_prefix) + "/Users"
         with okta.directory().atomic() as directory:
             integration_id = directory.get_connection(org).integration_id
+        simulate = f"{demo.flask_command()} okta-scim simulate %s --org {org.id} --token {token}"
         click.echo(
             "It is connected to the simulated Okta, with provisioning on. Try:\n"
             f"  1. Sign in through 'Okta': {settings.url(settings.sso_url_prefix)}/"
-            f"{integration_id} (choose new.person@demo.example: just-in-time into Operations)\n"
-            f"  2. The Okta dashboard tile: {settings.base_url}/simulated-okta/tile/"
-            f"{integration_id}\n"
-            f"  3. Provision by SCIM with the token {token} (shown once), e.g.\n"
-            f"     curl -H 'Authorization: Bearer {token}' {scim_users}",
+            f"{integration_id} (choose new.person@demo.example: just-in-time into Operations;"
+            f" or the Okta dashboard tile: {settings.base_url}/simulated-okta/tile/"
+            f"{integration_id})\n"
+            "  2. Let Okta provision fifty people and push three groups, then watch the teams "
+            f"appear in the admin console ({settings.url(settings.admin_url_prefix)}/{org.id}"
+            "/teams, signed in as the admin):\n"
+            f"     {simulate % 'onboarding'}\n"
+            "  3. Offboard: finance4 leaves (deactivated in Okta) and is detached at once; "
+            "sign in as finance4@demo.example to see the refusal:\n"
+            f"     {simulate % 'offboarding'}\n"
+            "  Other scenarios: reorg, mistaken-unlink (add --mode okta-put or entra for those "
+            f"clients' forms). The SCIM token {token} is shown once; the SCIM base URL is "
+            f"{settings.url(settings.scim_url_prefix)}",
             err=True,
         )

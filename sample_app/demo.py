@@ -11,6 +11,7 @@ turns provisioning on. Never do this in production: the simulator signs anybody 
 from __future__ import annotations
 
 import os
+import sys
 import typing as t
 from base64 import b64encode
 
@@ -26,8 +27,15 @@ from .models import okta
 
 #: The config key that mounts the simulated Okta.
 ENABLED = "SAMPLE_SIMULATED_OKTA"
-#: People the simulated Okta's sign-in page offers (the admin, a colleague, a newcomer).
-PEOPLE = ("admin@demo.example", "ann@demo.example", "new.person@demo.example")
+#: People the simulated Okta's sign-in page offers: the admin, a colleague, a newcomer, and
+#: one person each of the onboarding and offboarding scenarios that seed-demo suggests.
+PEOPLE = (
+    "admin@demo.example",
+    "ann@demo.example",
+    "new.person@demo.example",
+    "engineer01@demo.example",
+    "finance4@demo.example",
+)
 
 
 def mount(app: Flask) -> SimulatedIdP | None:
@@ -62,6 +70,14 @@ def _load_or_make(app: Flask) -> SimulatedIdP:
     with open(cert_path, "w") as cert:
         cert.write(idp.cert_pem)
     return idp
+
+
+def flask_command() -> str:
+    """How to call ``flask`` for this app again, as it was called now (``make demo``'s venv)."""
+    program = sys.argv[0] if sys.argv and os.path.basename(sys.argv[0]) == "flask" else "flask"
+    if os.path.isabs(program) and program.startswith(os.getcwd() + os.sep):
+        program = os.path.relpath(program)
+    return f"{program} --app sample_app"
 
 
 def connect(organization: t.Any, admin_email: str) -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shlex
 import typing as t
 import urllib.parse
 import urllib.request
@@ -41,38 +42,68 @@ def form_of(page: bytes) -> tuple[str, dict[str, str]]:
     return action, fields
 
 
-def test_make_demo_signs_in_through_the_simulated_okta(demo):
+class Browser:
+    """A cookie jar over :meth:`SampleServer.request` that follows the simulated Okta's pages."""
+
+    def __init__(self, server: SampleServer) -> None:
+        self.server = server
+        self.cookies: dict[str, str] = {}
+
+    def call(
+        self, method: str, url: str, body: dict[str, str] | None = None
+    ) -> tuple[int, str, bytes]:
+        parts = urllib.parse.urlsplit(url)
+        path = urllib.parse.urlunsplit(("", "", parts.path, parts.query, ""))
+        status, headers, content = self.server.request(method, path, body, self.cookies)
+        self.cookies.update({k[7:]: v for k, v in headers.items() if k.startswith("cookie:")})
+        return status, headers["Location"], content
+
+    def sign_in(self, sign_in_url: str, email: str) -> int:
+        """Open the sign-in URL, choose ``email`` on the simulated Okta's page, post the
+        response to the ACS; return the ACS's status."""
+        status, location, _ = self.call("GET", sign_in_url)
+        assert status == 302 and "/simulated-okta/sso?SAMLRequest=" in location
+        status, _, page = self.call("GET", location)
+        assert status == 200 and f"Sign in as {email}".encode() in page
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+        status, _, posting = self.call("POST", location, {**query, "email": email})
+        action, fields = form_of(posting)
+        status, _, _ = self.call("POST", action, fields)
+        return status
+
+    def me(self) -> t.Any:
+        status, _, me = self.call("GET", self.server.url("/me"))
+        assert status == 200, me
+        return json.loads(me)
+
+
+def teams_of(me: t.Any) -> list[tuple[str, list[str]]]:
+    return [(o["name"], [team["name"] for team in o["teams"]]) for o in me["organizations"]]
+
+
+def test_make_demo_signs_in_through_the_simulated_okta_and_runs_scenarios(demo):
     server, printed = demo
     assert "connected to the simulated Okta, with provisioning on" in printed
     sign_in = re.search(r"Sign in through 'Okta': (\S+)", printed).group(1)
-    token = re.search(r"with the token (\S+) \(shown once\)", printed).group(1)
-    cookies: dict[str, str] = {}
-
-    def call(method: str, url: str, body: dict[str, str] | None = None) -> tuple[int, str, bytes]:
-        parts = urllib.parse.urlsplit(url)
-        path = urllib.parse.urlunsplit(("", "", parts.path, parts.query, ""))
-        status, headers, content = server.request(method, path, body, cookies)
-        cookies.update({k[7:]: v for k, v in headers.items() if k.startswith("cookie:")})
-        return status, headers["Location"], content
-
-    status, location, _ = call("GET", sign_in)
-    assert status == 302 and "/simulated-okta/sso?SAMLRequest=" in location
-    status, _, page = call("GET", location)
-    assert status == 200 and b"Sign in as new.person@demo.example" in page
-    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
-    status, _, posting = call("POST", location, {**query, "email": "new.person@demo.example"})
-    action, fields = form_of(posting)
-    status, location, _ = call("POST", action, fields)
-    assert status == 302, server.logs()
-    status, _, me = call("GET", server.url("/me"))
-    assert status == 200, me
-    got = json.loads(me)
-    assert got["email"] == "new.person@demo.example"
-    assert [(o["name"], [team["name"] for team in o["teams"]]) for o in got["organizations"]] == [
-        ("Demo Organization", ["Operations"])
-    ]
-    scim = urllib.request.Request(
-        server.url("/scim/v2/Users?count=1"), headers={"Authorization": f"Bearer {token}"}
-    )
-    with urllib.request.urlopen(scim, timeout=20) as answer:
-        assert answer.status == 200
+    # 1. A newcomer signs in just in time.
+    browser = Browser(server)
+    assert browser.sign_in(sign_in, "new.person@demo.example") == 302, server.logs()
+    me = browser.me()
+    assert me["email"] == "new.person@demo.example"
+    assert teams_of(me) == [("Demo Organization", ["Operations"])]
+    # 2. The printed onboarding command provisions fifty people into three teams, and one of
+    #    them signs in through Okta into the team Okta pushed.
+    commands = re.findall(r"^ +\S*flask --app sample_app (okta-scim simulate .+)$", printed, re.M)
+    assert [c.split()[2] for c in commands] == ["onboarding", "offboarding"]
+    onboarding = server.run(*shlex.split(commands[0]))
+    assert onboarding.returncode == 0, onboarding.stderr
+    assert "looks as the scenario expects" in onboarding.stderr
+    engineer = Browser(server)
+    assert engineer.sign_in(sign_in, "engineer01@demo.example") == 302, server.logs()
+    assert teams_of(engineer.me()) == [("Demo Organization", ["Engineering"])]
+    # 3. Offboarding: finance4 is deactivated in Okta, and Okta's sign-in no longer lets them in.
+    offboarding = server.run(*shlex.split(commands[1]))
+    assert offboarding.returncode == 0, offboarding.stderr
+    leaver = Browser(server)
+    assert leaver.sign_in(sign_in, "finance4@demo.example") in (400, 403)
+    assert leaver.call("GET", server.url("/me"))[0] == 401
