@@ -1,0 +1,86 @@
+"""``make demo`` in a real browser (issue 13): with nothing but the clone, a person signs in
+through the simulated Okta's page in headless Chromium, runs the printed provisioning
+scenarios and watches the teams appear in the admin console, and the offboarded person is
+refused at sign-in."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.browser import Trail
+from tests.sample_server import SampleServer
+
+if t.TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext
+    from playwright.sync_api import Page
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> t.Iterator[tuple[SampleServer, str]]:
+    server = SampleServer(
+        f"sqlite:///{tmp_path / 'demo.sqlite'}",
+        tmp_path / "server.log",
+        env={"FLASK_SAMPLE_SIMULATED_OKTA": "1"},
+    )
+    server.ok("init-db")
+    seeded = server.run("seed-demo")
+    assert seeded.returncode == 0, seeded.stderr
+    with server:
+        yield server, seeded.stderr
+
+
+def sign_in(page: Page, url: str, email: str) -> int:
+    """Open the sign-in URL and choose ``email`` on the simulated Okta's page; the ACS's status."""
+    page.goto(url)
+    assert page.get_by_role("heading", name="Simulated Okta").is_visible()
+    with page.expect_response(lambda r: r.url.endswith("/acs")) as acs:
+        page.get_by_role("button", name=f"Sign in as {email}").click()
+    page.wait_for_load_state()
+    return acs.value.status
+
+
+def run(server: SampleServer, command: str) -> None:
+    done = server.run(*shlex.split(command))
+    assert done.returncode == 0, done.stderr
+    assert "looks as the scenario expects" in done.stderr
+
+
+def test_a_newcomer_watches_provisioning_change_the_sample_app(
+    demo: tuple[SampleServer, str], context: BrowserContext
+) -> None:
+    server, printed = demo
+    sign_in_url = re.search(r"Sign in through 'Okta': (\S+)", printed).group(1)
+    teams_url = re.search(r"admin console \((\S+/teams)", printed).group(1)
+    commands = re.findall(r"^ +\S*flask --app sample_app (okta-scim simulate .+)$", printed, re.M)
+    page = context.new_page()
+    trail = Trail(page)
+
+    assert sign_in(page, sign_in_url, "admin@demo.example") == 302, f"{trail}\n{server.logs()}"
+    page.goto(teams_url)
+    table = page.get_by_role("table")
+    assert table.get_by_role("rowheader", name="Operations").is_visible()
+    assert table.get_by_role("rowheader", name=re.compile("^Engineering")).count() == 0
+
+    run(server, commands[0])  # onboarding: fifty people, three pushed groups
+    page.reload()
+    for team in ("Engineering", "Sales", "Support"):
+        header = table.get_by_role("rowheader", name=re.compile(f"^{team}"))
+        assert header.is_visible() and "managed by Okta" in header.inner_text()
+    engineering = page.get_by_role("row", name=re.compile("^Engineering"))
+    assert "engineer20@demo.example" in engineering.inner_text()
+
+    run(server, commands[1])  # offboarding: finance4 leaves
+    leaver = context.browser.new_context() if context.browser else None
+    assert leaver is not None
+    try:
+        other = leaver.new_page()
+        assert sign_in(other, sign_in_url, "finance4@demo.example") in (400, 403)
+        assert other.get_by_role("heading").first.is_visible()
+        assert other.request.get(server.url("/me")).status == 401
+    finally:
+        leaver.close()
