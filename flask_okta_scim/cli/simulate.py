@@ -11,17 +11,13 @@ from flask.cli import with_appcontext
 
 from .._current import extension
 from ..sqla.directory import Directory
-from ..testing.scenarios import ScenarioError
-from ..testing.scenarios import check_expectations
-from ..testing.scenarios import load
-from ..testing.scim_client import MODES
-from ..testing.scim_client import FlaskTransport
-from ..testing.scim_client import HTTPTransport
-from ..testing.scim_client import SCIMRequestFailed
-from ..testing.scim_client import SimulatedSCIMClient
 from ._common import explain
 from ._common import reports_errors
 from ._common import unit_of_work
+
+#: The client's modes (flask_okta_scim.testing.scim_client.MODES), spelled out here so that
+#: the command line does not import the testing kit until the command runs.
+MODES = ("okta", "okta-put", "entra")
 
 
 @click.command("simulate")
@@ -70,6 +66,16 @@ def simulate(
     exit status 1 when one is not met. For demos and tests: it really
     provisions the organization.
     """
+    # The testing kit is imported here, not with the command line: an application that
+    # never runs this command never imports it.
+    from ..testing.scenarios import ScenarioError
+    from ..testing.scenarios import check_expectations
+    from ..testing.scenarios import load
+    from ..testing.scim_client import FlaskTransport
+    from ..testing.scim_client import HTTPTransport
+    from ..testing.scim_client import SCIMRequestFailed
+    from ..testing.scim_client import SimulatedSCIMClient
+
     try:
         plan = load(scenario)
     except ScenarioError as e:

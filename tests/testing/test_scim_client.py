@@ -206,3 +206,42 @@ def test_another_simulator_is_not_trusted(app, acme):
         other.sign_in(f"a@{DOMAIN}")
     with pytest.raises(RuntimeError, match="Provisioning is off"):
         other.scim()
+
+
+def test_the_extension_never_imports_the_testing_kit():
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from flask import Flask
+from flask_login import LoginManager, UserMixin
+from flask_sqlalchemy import SQLAlchemy
+from flask_okta_scim import OktaSCIM
+from flask_okta_scim.sqla import AccountMixin, OrganizationMixin, TeamMixin
+db = SQLAlchemy()
+class Organization(db.Model, OrganizationMixin): pass
+class Account(db.Model, AccountMixin, UserMixin): pass
+class Team(db.Model, TeamMixin): pass
+okta = OktaSCIM(db=db, account_model=Account, organization_model=Organization, team_model=Team)
+app = Flask("host")
+app.config.update(SQLALCHEMY_DATABASE_URI="sqlite://", SECRET_KEY="x")
+db.init_app(app)
+okta.init_app(app)
+LoginManager(app).user_loader(lambda i: None)
+okta.init_admin(app, may_administer=lambda org, account: True)
+app.test_cli_runner().invoke(args=["okta-scim", "simulate", "--help"])
+print(sorted(m for m in sys.modules if m.startswith("flask_okta_scim.testing")))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+
+
+def test_the_command_line_offers_the_client_s_modes():
+    import importlib
+
+    from flask_okta_scim.testing import scim_client
+
+    assert importlib.import_module("flask_okta_scim.cli.simulate").MODES == scim_client.MODES
