@@ -59,7 +59,8 @@ class ReadyOrganization:
         """A simulated Okta provisioning client holding this organization's token."""
         if self.token is None:
             raise RuntimeError(f"Provisioning is off for {self.name!r}: there is no token.")
-        return SimulatedSCIMClient.for_app(self.app, self.token, mode=mode)
+        with self.app.app_context():  # for_app reads the application's settings
+            return SimulatedSCIMClient.for_app(self.app, self.token, mode=mode)
 
     def sign_in(self, email: str, client: t.Any = None, *, next: str | None = None) -> t.Any:
         """Sign ``email`` in through Okta, SP-initiated, in ``client`` (a new test client by
@@ -72,7 +73,8 @@ class ReadyOrganization:
         a refusal can inspect it.
         """
         client = client if client is not None else self.app.test_client()
-        settings = self.app.extensions["okta_scim"].settings
+        with self.app.app_context():
+            settings = self.app.extensions["okta_scim"].settings
         base = settings.base_url or "http://localhost"
         start = f"{settings.sso_url_prefix}/{self.integration_id}"
         if next is not None:
@@ -113,7 +115,8 @@ def connect_simulator(
     provisioning: bool = True,
     actor: str = "testing",
 ) -> ReadyOrganization:
-    """Connect ``organization`` to ``idp`` as its admin would connect Okta.
+    """Connect ``organization`` (the organization, or its id) to ``idp`` as its admin would
+    connect Okta.
 
     Configures its connection from ``idp``'s metadata, marks it connected (what
     the first successful sign-in does; no account is created), and turns
@@ -122,8 +125,9 @@ def connect_simulator(
     """
     okta = app.extensions["okta_scim"]
     found = parse_metadata(idp.metadata())
+    ref = organization if isinstance(organization, int) else organization.id
     with app.app_context(), okta.directory(actor=actor).atomic() as directory:
-        organization = directory.get_organization(organization.id)
+        organization = directory.get_organization(ref)
         connection = directory.connect(organization)
         directory.configure_connection(
             connection,
@@ -164,4 +168,6 @@ def ready_organization(
             team = directory.create_team(organization, jit_team)
             for domain in domains:
                 directory.add_team_domain(team, domain)
-    return connect_simulator(app, organization, idp, provisioning=provisioning, actor=actor)
+        # By the end of the app context the instance is detached (and expired by the commit).
+        organization_id = organization.id
+    return connect_simulator(app, organization_id, idp, provisioning=provisioning, actor=actor)
