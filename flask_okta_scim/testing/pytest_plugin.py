@@ -51,8 +51,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def okta_app(request: pytest.FixtureRequest) -> t.Any:
-    """The application under test: the host suite's ``app`` fixture (override to change)."""
-    return request.getfixturevalue("app")
+    """The application under test: the host suite's ``app`` fixture (override to change).
+
+    Without either, fails the test with a message saying what to define.
+    """
+    try:
+        return request.getfixturevalue("app")
+    except pytest.FixtureLookupError as e:
+        if e.argname != "app":  # the host's app fixture itself needs something missing
+            raise
+    # Outside the except clause, so that pytest's lookup error is not shown as well.
+    pytest.fail(
+        "The okta_* fixtures need the application under test: define an 'app' fixture "
+        "(the Flask app with its tables created), or override 'okta_app'.",
+        pytrace=False,
+    )
 
 
 @pytest.fixture(scope="session")
