@@ -6,6 +6,7 @@ import logging
 import typing as t
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from weakref import WeakKeyDictionary
 
 from flask import Flask
@@ -230,6 +231,8 @@ class OktaSCIM:
             hash_password=self.hash_password,
             default_role=settings.default_role,
             account_removal=settings.account_removal,
+            team_deletion=settings.team_deletion,
+            team_quarantine=timedelta(days=settings.team_quarantine_days),
         )
 
 

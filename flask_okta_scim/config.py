@@ -86,12 +86,23 @@ class ConfigKeys:
     #: it) or ``"delete"`` (delete the row; disabled instead if the
     #: application's own foreign keys forbid it).
     ACCOUNT_REMOVAL = "OKTA_SCIM_ACCOUNT_REMOVAL"
+    #: What a SCIM ``DELETE /Groups/{id}`` (an Okta admin unlinking a pushed group
+    #: with "Delete the group in the target app") does to the team, unless the
+    #: organization chose otherwise: ``"quarantine"`` (set the team aside with its
+    #: resources until a purge; restorable), ``"delete"`` (delete it and, through
+    #: ``team_deleted``, its resources) or ``"detach"`` (keep it as an ordinary team).
+    TEAM_DELETION = "OKTA_SCIM_TEAM_DELETION"
+    #: Days a quarantined team waits before ``flask okta-scim purge`` deletes it.
+    TEAM_QUARANTINE_DAYS = "OKTA_SCIM_TEAM_QUARANTINE_DAYS"
     #: Where :meth:`~flask_okta_scim.OktaSCIM.init_admin` mounts the admin console.
     ADMIN_URL_PREFIX = "OKTA_SCIM_ADMIN_URL_PREFIX"
     #: The template the admin console's pages extend (its ``content`` block); by
     #: default a plain page of the extension's.
     ADMIN_LAYOUT = "OKTA_SCIM_ADMIN_LAYOUT"
 
+
+#: The team-deletion policies (``OKTA_SCIM_TEAM_DELETION``, and per organization).
+TEAM_DELETION_POLICIES = ("quarantine", "delete", "detach")
 
 DEFAULTS: dict[str, t.Any] = {
     ConfigKeys.BASE_URL: None,
@@ -120,6 +131,8 @@ DEFAULTS: dict[str, t.Any] = {
     # Keeps the host's rows that point at the person, and reactivation keeps the account's id:
     # docs/directory.rst "Removing a person".
     ConfigKeys.ACCOUNT_REMOVAL: "disable",
+    ConfigKeys.TEAM_DELETION: "quarantine",
+    ConfigKeys.TEAM_QUARANTINE_DAYS: 30,
     ConfigKeys.ADMIN_URL_PREFIX: "/okta-scim/admin",
     ConfigKeys.ADMIN_LAYOUT: "okta_scim/admin/_standalone.html",
 }
@@ -170,6 +183,8 @@ class Settings:
     dns_timeout: float
     certificate_warning_days: int
     account_removal: str
+    team_deletion: str
+    team_quarantine_days: int
     admin_url_prefix: str
     admin_layout: str
 
@@ -251,6 +266,8 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
         dns_timeout=_seconds(config, ConfigKeys.DNS_TIMEOUT, 0.05, 60),
         certificate_warning_days=_int(config, ConfigKeys.CERTIFICATE_WARNING_DAYS, 0, 365),
         account_removal=_one_of(config, ConfigKeys.ACCOUNT_REMOVAL, ("disable", "delete")),
+        team_deletion=_one_of(config, ConfigKeys.TEAM_DELETION, TEAM_DELETION_POLICIES),
+        team_quarantine_days=_int(config, ConfigKeys.TEAM_QUARANTINE_DAYS, 0, 3650),
         admin_url_prefix=_prefix(config, ConfigKeys.ADMIN_URL_PREFIX),
         admin_layout=_template(config, ConfigKeys.ADMIN_LAYOUT),
     )

@@ -116,6 +116,26 @@ Keywords: ``organization``, ``team``. Sent before the team row is deleted:
 delete the team's resources here, through the same session.
 """
 
+team_quarantined = _signals.signal("team-quarantined")
+"""Okta deleted a team's group and the organization's policy is ``quarantine``: the team
+is set aside, its members removed (``team_members_changed`` was sent), its resources kept.
+
+Keywords: ``organization``, ``team``, ``purge_after`` (when ``flask okta-scim purge``
+may delete it; ``team_deleted`` is sent then). Hide or pause the team's resources here
+if they should not keep running; do not delete them: the team may be restored.
+"""
+
+team_restored = _signals.signal("team-restored")
+"""An operator restored a quarantined team: its SCIM group and members are back
+(``team_members_changed`` is sent for the members). Keywords: ``organization``, ``team``.
+"""
+
+team_detached = _signals.signal("team-detached")
+"""Okta deleted a team's group and the organization's policy is ``detach``: the team
+stays, with its resources, as an ordinary team no longer managed by Okta; its members
+were removed (``team_members_changed``). Keywords: ``organization``, ``team``.
+"""
+
 sso_login = _signals.signal("sso-login")
 """A person signed in through an organization's Okta connection.
 
@@ -166,8 +186,11 @@ __all__ = [
     "sso_login",
     "team_created",
     "team_deleted",
+    "team_detached",
     "team_linked",
     "team_members_changed",
+    "team_quarantined",
+    "team_restored",
     "team_updated",
     "user_deleted",
     "user_detached",

@@ -147,9 +147,12 @@ def sample_app_on(database_url: str, backend: str, **config: t.Any) -> Iterator[
 
 
 @pytest.fixture
-def app(database_url: str, backend: str) -> Iterator[Flask]:
-    """The sample app on an empty database."""
-    with sample_app_on(database_url, backend) as app:
+def app(database_url: str, backend: str, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The sample app on an empty database; ``@pytest.mark.app_config(KEY=value)`` adds config."""
+    config: dict[str, t.Any] = {}
+    for marker in reversed(list(request.node.iter_markers("app_config"))):
+        config.update(marker.kwargs)
+    with sample_app_on(database_url, backend, **config) as app:
         yield app
 
 

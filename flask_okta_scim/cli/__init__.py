@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 from .audit import audit
 from .domain import domain
 from .org import org
+from .purge import purge
 from .scim import scim
 from .simulate import simulate
 from .sso import sso
@@ -20,6 +21,7 @@ okta_scim_cli = AppGroup(
 okta_scim_cli.add_command(audit)
 okta_scim_cli.add_command(domain)
 okta_scim_cli.add_command(org)
+okta_scim_cli.add_command(purge)
 okta_scim_cli.add_command(scim)
 okta_scim_cli.add_command(simulate)
 okta_scim_cli.add_command(sso)

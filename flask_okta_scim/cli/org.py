@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from ..config import TEAM_DELETION_POLICIES
 from ..sqla.directory.base import audit_entry
 from ._common import emit
 from ._common import explain
@@ -141,3 +142,24 @@ def require_sso(org_ref: str, state: str) -> None:
         if state == "on"
         else f"{organization.name!r} no longer requires single sign-on."
     )
+
+
+@org.command("team-deletion")
+@click.argument("org_ref", metavar="ORG")
+@click.argument("policy", required=False, type=click.Choice([*TEAM_DELETION_POLICIES, "default"]))
+@reports_errors
+def team_deletion(org_ref: str, policy: str | None) -> None:
+    """Show or set what Okta deleting a pushed group does to ORG's teams.
+
+    quarantine: the team is set aside with its resources and can be restored
+    until it is purged; delete: the team and its resources are deleted at once;
+    detach: the team stays as an ordinary team; default: the application's
+    OKTA_SCIM_TEAM_DELETION. Without POLICY, prints the policy in force.
+    """
+    with unit_of_work() as directory:
+        organization = directory.get_organization(org_ref)
+        if policy is not None:
+            directory.set_team_deletion_policy(
+                organization, None if policy == "default" else policy
+            )
+        emit(directory.team_deletion_policy(organization))

@@ -148,3 +148,38 @@ def remove_member(org_ref: str, team_ref: str, email: str) -> None:
     if not removed:
         raise click.ClickException(f"{email} is not a member of {found.name!r}.")
     explain(f"Removed {email} from {found.name!r}.")
+
+
+@team.command("quarantined")
+@click.argument("org_ref", metavar="ORG")
+@reports_errors
+def quarantined(org_ref: str) -> None:
+    """Print ORG's quarantined teams (Okta deleted their groups) as JSON, oldest first."""
+    with unit_of_work() as directory:
+        organization = directory.get_organization(org_ref)
+        emit(
+            [
+                {
+                    "id": public_id(found.id),
+                    "name": found.name,
+                    "quarantined_at": record.quarantined_at.isoformat(),
+                    "purge_after": record.purge_after.isoformat(),
+                    "members": len(record.member_ids or []),
+                }
+                for found, record in directory.quarantined_teams(organization)
+            ]
+        )
+
+
+@team.command("restore")
+@click.argument("org_ref", metavar="ORG")
+@click.argument("team_id", metavar="TEAM_ID")
+@click.option("--name", help="Restore it under this name (another team took its name).")
+@reports_errors
+def restore(org_ref: str, team_id: str, name: str | None) -> None:
+    """Take the quarantined team TEAM_ID of ORG out of quarantine, members and Okta link back."""
+    with unit_of_work() as directory:
+        found = directory.get_team(directory.get_organization(org_ref), team_id)
+        back = directory.restore_team(found, name=name)
+        restored = found.name
+    explain(f"Restored {restored!r} with {len(back)} member(s).")

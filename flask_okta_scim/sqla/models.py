@@ -87,6 +87,7 @@ class Models:
     - ``account_control``: who created an account, which organization set its
       password, its credentials epoch (bumped to end every session of the account)
       and, unless the host's account model maps ``disabled_at``, when it was disabled.
+    - ``team_quarantine``: teams set aside after Okta deleted their group, until a purge.
     """
 
     account: t.Any
@@ -106,6 +107,7 @@ class Models:
     audit: t.Any
     domain: t.Any
     account_control: t.Any
+    team_quarantine: t.Any
     #: Which of the models above are the host's.
     host_roles: frozenset[str] = frozenset({"account", "organization", "team"})
     #: The host's optional attributes the extension uses, as ``(role, attribute)``
@@ -309,6 +311,8 @@ def define_models(
         allow_expired_certificate: Mapped[bool] = mapped_column(Boolean, default=False)
         # Only sessions vouched for by this connection's IdP may act in the organization.
         require_sso: Mapped[bool] = mapped_column(Boolean, default=False)
+        # What Okta deleting a pushed group does to its team; NULL: the host's default.
+        team_deletion: Mapped[str | None] = mapped_column(String(20))
         provisioning_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
         connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
         created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -410,6 +414,18 @@ def define_models(
             DateTime(timezone=True), default=utcnow, onupdate=utcnow
         )
 
+    class OktaScimTeamQuarantine(base):  # type: ignore[misc]
+        # A team Okta deleted under the "quarantine" policy: kept, hidden, until purge_after.
+        # ``group``: its SCIM group as it was ({"id", "external_id", "identity_ids"});
+        # ``member_ids``: its members' account ids. Restoring puts both back.
+        __tablename__ = f"{p}team_quarantine"
+        team_id = mapped_column(ForeignKey(team_fk, ondelete="CASCADE"), primary_key=True)
+        organization_id = mapped_column(ForeignKey(organization_fk, ondelete="CASCADE"), index=True)
+        quarantined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+        purge_after: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+        group: Mapped[dict[str, t.Any]] = mapped_column(JSON)
+        member_ids: Mapped[list[t.Any]] = mapped_column(JSON)
+
     models = Models(
         account=account,
         organization=organization,
@@ -428,6 +444,7 @@ def define_models(
         audit=OktaScimAudit,
         domain=OktaScimDomain,
         account_control=OktaScimAccountControl,
+        team_quarantine=OktaScimTeamQuarantine,
         host_roles=frozenset(
             ["account", "organization", "team"]
             + (["membership"] if membership is not None else [])

@@ -322,7 +322,8 @@ class SQLAlchemyScimStore:
                 self.directory.replace_group_members(group, team, self._identities_for(ids))
 
     def delete_group(self, record: GroupRecord) -> None:
-        """The team goes with its resources (``team_deleted``).
+        """The organization's team-deletion policy decides what becomes of the team
+        (quarantined by default; :mod:`..directory.team_removal`).
 
         Only a team Okta manages (created or linked): a team the host made and
         Okta never linked is refused (:class:`NotReady`, a 403), whatever
@@ -333,7 +334,7 @@ class SQLAlchemyScimStore:
                 f"The team {record.team.name!r} is not managed by the identity provider: "
                 "link it to a pushed group before deleting it through SCIM."
             )
-        self.directory.delete_team(record.team)
+        self.directory.remove_pushed_team(record.team)
 
     def _refuse_duplicate_name(self, name: str) -> None:
         """:class:`Conflict` if another team of the organization has this name.

@@ -49,4 +49,8 @@ class Directory(SignIns, Identities):
     :param default_role: the role given to people who join by SCIM or JIT.
     :param account_removal: what SCIM deactivation does to an account left in no
         organization: ``"disable"`` or ``"delete"`` (:mod:`.removal`).
+    :param team_deletion: what Okta deleting a pushed group does to its team, for
+        organizations that did not choose: ``"quarantine"``, ``"delete"`` or
+        ``"detach"`` (:mod:`.team_removal`).
+    :param team_quarantine: how long a quarantined team waits for the purge.
     """

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from datetime import timedelta
 
 from blinker import NamedSignal
 from sqlalchemy import or_
@@ -107,6 +108,8 @@ class DirectoryBase:
         hash_password: Callable[[str], str] = default_hash_password,
         default_role: str = "member",
         account_removal: str = "disable",
+        team_deletion: str = "quarantine",
+        team_quarantine: timedelta = timedelta(days=30),
     ) -> None:
         self.session = session
         self.models = models
@@ -115,6 +118,8 @@ class DirectoryBase:
         self.hash_password = hash_password
         self.default_role = default_role
         self.account_removal = account_removal
+        self.team_deletion = team_deletion
+        self.team_quarantine = team_quarantine
 
     @contextmanager
     def atomic(self: _D) -> Iterator[_D]:

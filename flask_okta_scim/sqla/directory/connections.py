@@ -26,6 +26,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
+from ...config import TEAM_DELETION_POLICIES
 from ...core.errors import InvalidValue
 from ...core.errors import NotReady
 from ...core.ids import new_integration_id
@@ -191,6 +192,31 @@ class Connections(Certificates):
             "connection",
             connection.integration_id,
             required=bool(required),
+        )
+
+    def set_team_deletion_policy(self, organization: t.Any, policy: str | None) -> None:
+        """Choose what Okta deleting a pushed group does to ``organization``'s teams.
+
+        ``policy`` is ``"quarantine"``, ``"delete"``, ``"detach"``, or ``None``
+        for the application's default (``OKTA_SCIM_TEAM_DELETION``). Applies to
+        later deletions only. Creates the organization's connection record
+        when it has none yet. Does not commit.
+        """
+        if policy is not None and policy not in TEAM_DELETION_POLICIES:
+            raise InvalidValue(
+                f"The team-deletion policy must be one of {', '.join(TEAM_DELETION_POLICIES)}."
+            )
+        connection = self.get_connection(organization) or self.connect(organization)
+        if connection.team_deletion == policy:
+            return
+        previous, connection.team_deletion = connection.team_deletion, policy
+        self.audit(
+            organization,
+            "team.deletion_policy",
+            "connection",
+            connection.integration_id,
+            policy=policy or "default",
+            previous=previous or "default",
         )
 
     def requires_sso(self, organization: t.Any) -> bool:

@@ -148,7 +148,11 @@ class Jit(Teams):
             self.session.scalars(
                 select(team_model)
                 .join(d, d.team_id == team_model.id)
-                .where(team_model.organization_id == organization.id, d.domain == domain)
+                .where(
+                    team_model.organization_id == organization.id,
+                    d.domain == domain,
+                    self._not_quarantined(team_model),
+                )
                 .order_by(team_model.id)
             )
         )

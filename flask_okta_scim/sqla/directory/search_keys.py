@@ -21,13 +21,13 @@ from ...scim.attributes import email_elements
 from ...scim.attributes import folded_keys
 from .._sql import chunks
 from ..models import unlinked_group_of
-from .groups import Groups
+from .team_removal import TeamRemoval
 
 #: Starts the key of a deleted identity's released userName.
 _RELEASED = "\x1freleased:"
 
 
-class SearchKeys(Groups):
+class SearchKeys(TeamRemoval):
     """Folded keys of identities and groups, and the identities' email rows."""
 
     def reindex(self, organization: t.Any | None = None) -> dict[str, int]:
@@ -68,13 +68,18 @@ class SearchKeys(Groups):
 
         A team inserted with plain SQL (a legacy import, a host's script) has
         none until this runs: SCIM would neither list it nor see its name as
-        taken. One anti-join when nothing is missing. Does not commit.
+        taken. A quarantined team has none on purpose and gets none. One
+        anti-join when nothing is missing. Does not commit.
         """
-        group, team = self.models.group, self.models.team
+        group, team, q = self.models.group, self.models.team, self.models.team_quarantine
         where = [] if organization is None else [team.organization_id == organization.id]
         missing = self.session.scalars(
             select(team)
-            .where(*where, ~select(group.id).where(group.team_id == team.id).exists())
+            .where(
+                *where,
+                ~select(group.id).where(group.team_id == team.id).exists(),
+                ~select(q.team_id).where(q.team_id == team.id).exists(),
+            )
             .order_by(team.id)
         ).all()
         for found in missing:

@@ -28,8 +28,9 @@ class Teams(Domains):
     def get_team(self, organization: t.Any, ref: t.Any) -> t.Any:
         """Return the team of ``organization`` whose id (or exact name) is ``ref``.
 
-        Never returns another organization's team. Raises :class:`NotFound` or
-        :class:`Conflict` (several teams share the name).
+        Never returns another organization's team; a quarantined team only by
+        its id. Raises :class:`NotFound` or :class:`Conflict` (several teams
+        share the name).
         """
         team_model = self.models.team
         found = self._by_id(team_model, ref)
@@ -37,7 +38,11 @@ class Teams(Domains):
             return found
         matches = self.session.scalars(
             select(team_model)
-            .where(team_model.organization_id == organization.id, team_model.name == str(ref))
+            .where(
+                team_model.organization_id == organization.id,
+                team_model.name == str(ref),
+                self._not_quarantined(team_model),
+            )
             .limit(2)
         ).all()
         if len(matches) > 1:
@@ -47,15 +52,23 @@ class Teams(Domains):
         return matches[0]
 
     def teams(self, organization: t.Any) -> list[t.Any]:
-        """Return the teams of ``organization``, by id."""
+        """Return the teams of ``organization``, by id; not the quarantined ones."""
         team_model = self.models.team
         return list(
             self.session.scalars(
                 select(team_model)
-                .where(team_model.organization_id == organization.id)
+                .where(
+                    team_model.organization_id == organization.id,
+                    self._not_quarantined(team_model),
+                )
                 .order_by(team_model.id)
             )
         )
+
+    def _not_quarantined(self, team_model: t.Any) -> t.Any:
+        """A WHERE clause: the team is not in quarantine (:mod:`.team_removal`)."""
+        q = self.models.team_quarantine
+        return ~select(q.team_id).where(q.team_id == team_model.id).exists()
 
     def teams_of(self, account: t.Any, organization: t.Any | None = None) -> list[t.Any]:
         """Return the teams ``account`` is a member of (of ``organization`` only, if given)."""

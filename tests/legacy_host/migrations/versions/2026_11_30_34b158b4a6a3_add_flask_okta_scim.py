@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column("allow_idp_initiated", sa.Boolean(), nullable=False),
         sa.Column("allow_expired_certificate", sa.Boolean(), nullable=False),
         sa.Column("require_sso", sa.Boolean(), nullable=False),
+        sa.Column("team_deletion", sa.String(length=20), nullable=True),
         sa.Column("provisioning_enabled", sa.Boolean(), nullable=False),
         sa.Column("connected_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -291,6 +292,28 @@ def upgrade() -> None:
             batch_op.f("ix_okta_scim_group_member_identity_id"), ["identity_id"], unique=False
         )
 
+    op.create_table(
+        "okta_scim_team_quarantine",
+        sa.Column("team_id", sa.Integer(), nullable=False),
+        sa.Column("organization_id", sa.Integer(), nullable=True),
+        sa.Column("quarantined_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("purge_after", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("group", sa.JSON(), nullable=False),
+        sa.Column("member_ids", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["organization_id"], ["accounts.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["team_id"], ["groups.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("team_id"),
+    )
+    with op.batch_alter_table("okta_scim_team_quarantine", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_okta_scim_team_quarantine_organization_id"),
+            ["organization_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_okta_scim_team_quarantine_purge_after"), ["purge_after"], unique=False
+        )
+
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(
@@ -303,6 +326,11 @@ def downgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("deactivated_at")
 
+    with op.batch_alter_table("okta_scim_team_quarantine", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_okta_scim_team_quarantine_purge_after"))
+        batch_op.drop_index(batch_op.f("ix_okta_scim_team_quarantine_organization_id"))
+
+    op.drop_table("okta_scim_team_quarantine")
     with op.batch_alter_table("okta_scim_group_member", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_okta_scim_group_member_identity_id"))
 

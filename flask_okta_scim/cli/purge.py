@@ -1,0 +1,60 @@
+"""``flask okta-scim purge``: delete what waited long enough (quarantined teams)."""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+import click
+from flask.cli import with_appcontext
+
+from .._current import extension
+from ..logs import log
+from ._common import emit
+from ._common import explain
+from ._common import public_id
+from ._common import reports_errors
+
+
+@click.command("purge")
+@with_appcontext
+@reports_errors
+def purge() -> None:
+    """Delete the quarantined teams whose grace period is over, and their resources.
+
+    Each team is deleted in a unit of work of its own, after the host's
+    ``team_deleted`` receivers ran; prints one JSON object per team deleted.
+    Safe from cron on several hosts at once (each team is deleted once), and
+    idempotent. A team whose deletion fails (a receiver raised, a foreign key
+    refused) stays quarantined and is named on stderr; the exit status is then 1.
+    """
+    okta = extension()
+    failed: list[str] = []
+    skip: list[t.Any] = []
+    while True:
+        team_id: t.Any = None
+        try:
+            with okta.directory(actor="purge").atomic() as directory:
+                team = directory.next_team_to_purge(skip=skip)
+                if team is None:
+                    break
+                team_id, name = team.id, team.name
+                directory.purge_team(team)
+        except Exception as e:  # that team's unit of work was rolled back: keep it, go on
+            if team_id is None:
+                raise
+            skip.append(team_id)
+            failed.append(f"team {public_id(team_id)} ({name!r}): {type(e).__name__}")
+            log(
+                "team.purge_failed",
+                logging.ERROR,
+                "Could not purge the quarantined team %s: %s",
+                team_id,
+                type(e).__name__,
+                exc_info=True,
+            )
+            continue
+        emit({"team": public_id(team_id), "name": name, "purged": True})
+    if failed:
+        raise click.ClickException("These teams stay quarantined: " + "; ".join(failed))
+    explain("Nothing left to purge.")
