@@ -38,6 +38,7 @@ EVENTS = frozenset(
         "config.insecure_base_url",
         "config.base_url_missing",
         "account.delete_refused",
+        "team.purge_failed",
         "testing.simulator_mounted",
     }
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import typing as t
 
@@ -10,7 +11,6 @@ from flask.cli import with_appcontext
 
 from .._current import extension
 from ..logs import log
-from ._common import emit
 from ._common import explain
 from ._common import public_id
 from ._common import reports_errors
@@ -51,10 +51,11 @@ def purge() -> None:
                 "Could not purge the quarantined team %s: %s",
                 team_id,
                 type(e).__name__,
+                reference=public_id(team_id),
                 exc_info=True,
             )
             continue
-        emit({"team": public_id(team_id), "name": name, "purged": True})
+        click.echo(json.dumps({"team": public_id(team_id), "name": name, "purged": True}))
     if failed:
         raise click.ClickException("These teams stay quarantined: " + "; ".join(failed))
     explain("Nothing left to purge.")

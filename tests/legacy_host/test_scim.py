@@ -193,9 +193,24 @@ def test_a_group_the_host_makes_with_its_own_code_is_a_scim_group(legacy_app, le
     assert group_id_by_name(scim, "support")["displayName"] == "Support"
 
 
+def test_okta_deleting_a_pushed_group_quarantines_the_hosts_group(legacy_app, legacy, scim):
+    """By default the linked Engineering is set aside: its ``group_memberships`` rows go (the
+    members lose it at once), the ``groups`` row stays for a restore or the purge."""
+    create_user(scim, "alice@acme.test")
+    group = group_id_by_name(scim, "Engineering")
+    r = scim.patch(f"/Groups/{group['id']}", members_patch("add"))
+    assert r.status_code in (200, 204), r.get_data(as_text=True)
+    assert scim.delete(f"/Groups/{group['id']}").status_code == 204
+    assert scim.get(f"/Groups/{group['id']}").status_code == 404
+    assert [row[1] for row in sql(legacy_app, "SELECT id, title FROM groups")] == ["Engineering"]
+    assert sql(legacy_app, "SELECT id FROM group_memberships") == []
+
+
 def test_deleting_a_pushed_group_deletes_the_hosts_rows(legacy_app, legacy, scim):
-    """Okta deletes the linked Engineering: the group and its ``group_memberships`` rows go,
-    although the host's foreign keys to ``groups`` have no ``ON DELETE``."""
+    """Acme chose ``delete``: Okta deletes the linked Engineering, the group and its
+    ``group_memberships`` rows go, although the host's foreign keys to ``groups`` have no
+    ``ON DELETE``."""
+    okta_cli_ok(legacy_app, "org", "team-deletion", str(legacy.acme), "delete")
     create_user(scim, "alice@acme.test")
     group = group_id_by_name(scim, "Engineering")
     r = scim.patch(f"/Groups/{group['id']}", members_patch("add"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
+import pytest
 from sqlalchemy import select
 
 from flask_okta_scim import signals
@@ -92,6 +93,7 @@ def test_members_must_be_users_of_this_organization(app, scim):
     assert team(app, "Ops")[0] == ["ann@acme.example"]
 
 
+@pytest.mark.app_config(OKTA_SCIM_TEAM_DELETION="delete")
 def test_deleting_a_group_deletes_the_team_and_its_monitors(app, scim):
     (ann,) = users(scim, "ann")
     group = new_group(scim, "Doomed", [ann])
@@ -109,6 +111,7 @@ def test_deleting_a_group_deletes_the_team_and_its_monitors(app, scim):
     assert_scim_error(scim.get(f"/Groups/{group['id']}"), 404)
 
 
+@pytest.mark.app_config(OKTA_SCIM_TEAM_DELETION="delete")
 def test_a_failing_receiver_keeps_the_team_and_answers_a_scim_500(app, scim):
     group = new_group(scim, "Kept")
 

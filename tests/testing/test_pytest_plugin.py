@@ -19,7 +19,7 @@ pytest_plugins = ["pytester"]
 HOST_EXAMPLE = Path(__file__).parent / "host_example"
 #: The directory holding the ``flask_okta_scim`` under test: the subprocess imports it too.
 KIT_ROOT = Path(flask_okta_scim.__file__).resolve().parent.parent
-RECEIVER_TEST = "test_deleting_a_pushed_group_archives_its_projects"
+RECEIVER_TEST = "test_a_deleted_pushed_group_is_purged_and_its_projects_archived"
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -66,9 +66,10 @@ def test_a_receiver_that_does_nothing_fails_the_host_test(host: pytest.Pytester)
 
     result = run(host)
     result.assert_outcomes(passed=host_test_count() - 1, failed=1)
-    # Okta's DELETE fails: the project's foreign key still points at the team.
-    result.stdout.fnmatch_lines(["E *.SCIMRequestFailed: DELETE /Groups/* answered 500:*"])
-    result.stdout.fnmatch_lines([f"FAILED test_myapp.py::{RECEIVER_TEST} - *"])
+    # The purge fails: the project's foreign key still points at the team, which stays
+    # quarantined.
+    result.stdout.fnmatch_lines(["E *These teams stay quarantined: team * ('Platform')*"])
+    result.stdout.fnmatch_lines([f"FAILED test_myapp.py::{RECEIVER_TEST}*"])
 
 
 MARKED = """

@@ -92,7 +92,7 @@ def test_onboarding_fifty_people(app, acme, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_reorg_renames_a_team_in_place_and_deletes_the_merged_one(app, acme, mode):
+def test_reorg_renames_a_team_in_place_and_sets_the_merged_one_aside(app, acme, mode):
     result = simulate(app, acme, "reorg", "--mode", mode)
     assert result.exit_code == 0, result.output
     teams, members = state(app, acme)
@@ -101,7 +101,7 @@ def test_reorg_renames_a_team_in_place_and_deletes_the_merged_one(app, acme, mod
     assert set(members) == everyone and not any(members.values())
     created = [d["name"] for d in actions(app, acme, "team.create")]
     assert created == ["Web", "Mobile"]  # the rename did not make a new team
-    assert [d.get("name") for d in actions(app, acme, "team.delete")] == ["Mobile"]
+    assert [d.get("name") for d in actions(app, acme, "team.quarantine")] == ["Mobile"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -119,32 +119,56 @@ def test_offboarding_detaches_the_leavers_and_brings_one_back(app, acme, mode):
     assert password_works(app, f"finance1@{DOMAIN}", "New-Synced-Passw0rd") is (mode != "entra")
 
 
+def legal_with_a_monitor(app: Flask, org: ReadyOrganization) -> int:
+    with app.app_context():
+        directory = okta.directory()
+        legal = directory.get_team(directory.get_organization(org.id), "Legal")
+        db.session.add(Monitor(team_id=legal.id, name="Contracts", url="https://c.example/"))
+        db.session.commit()
+        return int(legal.id)
+
+
+def monitors_of(app: Flask, team_id: int) -> int:
+    with app.app_context():
+        return db.session.query(Monitor).filter_by(team_id=team_id).count()
+
+
 @pytest.mark.parametrize("mode", MODES)
-def test_mistaken_unlink_loses_what_the_team_owned(app, acme, mode):
+def test_mistaken_unlink_quarantines_the_team_and_a_new_push_makes_another(app, acme, mode):
     plan = scenarios.load("mistaken-unlink")
     client = acme.scim(mode)
     dataclasses.replace(plan, steps=plan.steps[:2]).run(client, DOMAIN)
-    with app.app_context():
-        directory = okta.directory()
-        legal = directory.get_team(directory.get_organization(acme.id), "Legal")
-        db.session.add(Monitor(team_id=legal.id, name="Contracts", url="https://c.example/"))
-        db.session.commit()
+    old = legal_with_a_monitor(app, acme)
     dataclasses.replace(plan, steps=plan.steps[2:]).run(client, DOMAIN)
     teams, members = state(app, acme)
     assert teams == {"Legal": emails("legal", 3)}
     assert set(members) == emails("legal", 3)
-    # A new team (SQLite may reuse the deleted one's id: the audit log tells)...
+    # The old team is quarantined with its monitor; the new one owns nothing.
     assert [d["name"] for d in actions(app, acme, "team.create")] == ["Legal", "Legal"]
-    assert [d["name"] for d in actions(app, acme, "team.delete")] == ["Legal"]
+    assert [d["name"] for d in actions(app, acme, "team.quarantine")] == ["Legal"]
     with app.app_context():
         directory = okta.directory()
-        assert db.session.query(Monitor).count() == 0  # ...and the old one's monitor is gone
-        assert (
-            scenarios.check_expectations(
-                plan, directory, directory.get_organization(acme.id), DOMAIN
-            )
-            == []
-        )
+        organization = directory.get_organization(acme.id)
+        assert [t.id for t, _ in directory.quarantined_teams(organization)] == [old]
+        new = directory.get_team(organization, "Legal").id
+        assert scenarios.check_expectations(plan, directory, organization, DOMAIN) == []
+    assert monitors_of(app, old) == 1 and monitors_of(app, new) == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_restoring_before_the_new_push_lets_okta_link_the_old_team(app, acme, mode):
+    plan = scenarios.load("mistaken-unlink")
+    client = acme.scim(mode)
+    dataclasses.replace(plan, steps=plan.steps[:2]).run(client, DOMAIN)
+    old = legal_with_a_monitor(app, acme)
+    dataclasses.replace(plan, steps=plan.steps[2:3]).run(client, DOMAIN)  # the unlink
+    assert okta_cli(app, "team", "restore", str(acme.id), str(old)).exit_code == 0
+    client.group_ids.clear()  # Okta forgot the unlinked group: it looks the name up again
+    dataclasses.replace(plan, steps=plan.steps[3:]).run(client, DOMAIN)
+    teams, _ = state(app, acme)
+    assert teams == {"Legal": emails("legal", 3)}
+    assert [d["name"] for d in actions(app, acme, "team.create")] == ["Legal"]
+    assert monitors_of(app, old) == 1  # what the team owned survived the mistake
 
 
 def test_a_scenario_runs_twice_as_okta_would_send_it_again(app, acme):

@@ -25,6 +25,9 @@ def app(tmp_path: Path) -> Iterator[Flask]:
             "SECRET_KEY": "test",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
             "OKTA_SCIM_BASE_URL": "https://app.example.test",
+            # A team Okta deletes is quarantined; here "flask okta-scim purge" may delete
+            # it at once instead of after the 30 days' grace.
+            "OKTA_SCIM_TEAM_QUARANTINE_DAYS": 0,
         }
     )
     yield app

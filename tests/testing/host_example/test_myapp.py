@@ -14,9 +14,12 @@ from sqlalchemy import select
 from myapp import Project
 from myapp import Team
 from myapp import db
+from myapp import okta
 
 
-def test_deleting_a_pushed_group_archives_its_projects(app, okta_organization, okta_scim):
+def test_a_deleted_pushed_group_is_purged_and_its_projects_archived(
+    app, okta_organization, okta_scim
+):
     okta_scim.assign("ann@acme.example")
     okta_scim.push_group("Platform", members=["ann@acme.example"])
     with app.app_context():
@@ -32,6 +35,17 @@ def test_deleting_a_pushed_group_archives_its_projects(app, okta_organization, o
 
     # The Okta admin unlinks the group with "Delete the group in the target app".
     okta_scim.unlink_group("Platform", delete=True)
+
+    # By default the team is quarantined: gone for Okta and for Ann, its project untouched.
+    with app.app_context():
+        team = db.session.get(Team, team_id)
+        assert okta.directory().is_quarantined(team)
+        assert db.session.get(Project, project_id).archived_at is None
+
+    # Once the grace period is over (zero days in these tests), the purge deletes the team,
+    # and the team_deleted receiver archives its projects.
+    purge = app.test_cli_runner().invoke(args=["okta-scim", "purge"])
+    assert purge.exit_code == 0, purge.output
 
     with app.app_context():
         assert db.session.get(Team, team_id) is None
