@@ -99,6 +99,60 @@ def test_one_bad_domain_changes_nothing(app, org, admin, domains, message):
     assert team_domains(app, org) == ["keep.example"]
 
 
+def policy(app: Flask, org: int) -> str:
+    with app.app_context():
+        directory = okta.directory()
+        return directory.team_deletion_policy(directory.get_organization(org))
+
+
+def test_the_admin_chooses_what_happens_when_okta_deletes_a_team(app, org, admin):
+    listing = admin.get(f"{PREFIX}/{org}/teams").data.decode()
+    assert "When Okta deletes a team" in listing
+    assert re.search(r'value="quarantine"[^>]*checked', listing), listing
+    teams = f"{PREFIX}/{org}/teams"
+    saved = post(admin, f"{teams}/deletion", teams, policy="detach")
+    assert saved.status_code == 302 and policy(app, org) == "detach"
+    refused = post(admin, f"{teams}/deletion", teams, policy="shred")
+    assert refused.status_code == 400 and b"Choose one of the three" in refused.data
+    assert policy(app, org) == "detach"
+    assert admin.post(f"{teams}/deletion", data={"policy": "delete"}).status_code == 400
+    assert policy(app, org) == "detach"  # no CSRF token, no change
+
+
+def test_a_quarantined_team_is_listed_and_restored_by_the_admin(app, org, admin):
+    ops = team_id(app, org)
+    with app.app_context(), okta.directory().atomic() as directory:
+        directory.quarantine_team(directory.get_team(directory.get_organization(org), ops))
+    teams = f"{PREFIX}/{org}/teams"
+    listing = admin.get(teams).data.decode()
+    assert f'id="quarantined-{ops}"' in listing and "Restore Ops" in listing
+    assert f'id="team-{ops}"' not in listing  # not among the live teams
+    restored = post(admin, f"{teams}/{ops}/restore", teams)
+    assert restored.status_code == 302, restored.data
+    with app.app_context():
+        directory = okta.directory()
+        team = directory.get_team(directory.get_organization(org), ops)
+        assert not directory.is_quarantined(team)
+        assert [a.email for a in directory.team_members(team)] == ["ada@acme.example"]
+    again = post(admin, f"{teams}/{ops}/restore", teams)
+    assert again.status_code == 400 and b"is not quarantined" in again.data
+
+
+def test_another_organization_s_quarantined_team_cannot_be_restored(app, org, admin):
+    with app.app_context(), okta.directory().atomic() as directory:
+        globex = directory.get_organization("Globex")
+        secret = directory.create_team(globex, "Secret")
+        directory.quarantine_team(secret)
+        secret_id = secret.id
+    teams = f"{PREFIX}/{org}/teams"
+    assert post(admin, f"{teams}/{secret_id}/restore", teams).status_code == 404
+    with app.app_context():
+        directory = okta.directory()
+        assert directory.is_quarantined(
+            directory.get_team(directory.get_organization("Globex"), secret_id)
+        )
+
+
 def test_a_team_of_another_organization_is_not_found(app, org, admin):
     with app.app_context(), okta.directory().atomic() as directory:
         other = directory.create_team(directory.get_organization("Globex"), "Secret").id

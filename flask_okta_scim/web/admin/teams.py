@@ -1,7 +1,10 @@
 """The Teams screen: the organization's teams, their members, and just-in-time domains.
 
 ``GET <prefix>/<org_id>/teams`` lists the teams with their members and whether
-Okta manages each (a pushed or linked group). ``GET .../teams/<team_id>``
+Okta manages each (a pushed or linked group); what happens **When Okta deletes
+a team** (the organization's team-deletion policy, ``POST .../teams/deletion``);
+and the quarantined teams with the date the purge may delete each, each with a
+**Restore** button (``POST .../teams/<team_id>/restore``). ``GET .../teams/<team_id>``
 configures one team's **Pre-approved domains**: people whose email is in one
 of them, signing in through the organization's Okta, join the team (and the
 organization) just in time. ``POST`` (**Save**) replaces the list as a
@@ -19,7 +22,9 @@ from flask import flash
 from flask import redirect
 from flask import url_for
 from flask_wtf import FlaskForm
+from wtforms import StringField
 from wtforms import TextAreaField
+from wtforms.validators import AnyOf
 from wtforms.validators import Length
 
 from ..._current import extension
@@ -41,9 +46,32 @@ class DomainsForm(FlaskForm):  # type: ignore[misc]
     domains = TextAreaField("Pre-approved domains", validators=[Length(max=MAX_DOMAINS * 260)])
 
 
+#: The team-deletion policies, as the screen offers them.
+POLICIES = [
+    ("quarantine", "Set the team aside: it can be restored until it is purged"),
+    ("delete", "Delete the team and everything it owns at once"),
+    ("detach", "Keep the team as an ordinary team, no longer managed by Okta"),
+]
+
+
+class DeletionForm(FlaskForm):  # type: ignore[misc]
+    # Radio buttons rendered by the template from POLICIES (no choices= here: their
+    # form changed between WTForms releases).
+    policy = StringField("When Okta deletes a team", validators=[AnyOf([p for p, _ in POLICIES])])
+
+
+class RestoreForm(FlaskForm):  # type: ignore[misc]
+    pass
+
+
 @bp.get("/<int:org_id>/teams")
 def teams() -> t.Any:
+    return _teams_page()
+
+
+def _teams_page(status: int = 200, **extra: t.Any) -> t.Any:
     directory = extension().directory()
+    org = organization()
     rows = [
         {
             "team": team,
@@ -51,9 +79,45 @@ def teams() -> t.Any:
             "members": directory.team_members(team),
             "domains": directory.team_domains(team),
         }
-        for team in directory.teams(organization())
+        for team in directory.teams(org)
     ]
-    return render("teams", teams=rows)
+    extra.setdefault("deletion_form", DeletionForm(policy=directory.team_deletion_policy(org)))
+    return render(
+        "teams",
+        status,
+        teams=rows,
+        quarantined=directory.quarantined_teams(org),
+        restore_form=RestoreForm(),
+        policies=POLICIES,
+        default_policy=directory.team_deletion,
+        **extra,
+    )
+
+
+@bp.post("/<int:org_id>/teams/deletion")
+def save_deletion_policy() -> t.Any:
+    form = DeletionForm()
+    if not form.validate_on_submit():
+        return _teams_page(400, deletion_form=form, error="Choose one of the three.")
+    with extension().directory(actor=actor()).atomic() as directory:
+        directory.set_team_deletion_policy(organization(), form.policy.data)
+    flash("Saved what happens when Okta deletes a team.")
+    return redirect(url_for(".teams"))
+
+
+@bp.post("/<int:org_id>/teams/<int:team_id>/restore")
+def restore_team(team_id: int) -> t.Any:
+    found = _team(team_id)
+    if not RestoreForm().validate_on_submit():
+        abort(400)
+    try:
+        with extension().directory(actor=actor()).atomic() as directory:
+            back = directory.restore_team(found)
+            name = found.name
+    except DirectoryError as e:
+        return _teams_page(400, error=str(e))
+    flash(f"Restored {name} with {len(back)} member(s).")
+    return redirect(url_for(".teams"))
 
 
 @bp.get("/<int:org_id>/teams/<int:team_id>")
