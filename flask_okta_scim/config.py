@@ -94,6 +94,9 @@ class ConfigKeys:
     TEAM_DELETION = "OKTA_SCIM_TEAM_DELETION"
     #: Days a quarantined team waits before ``flask okta-scim purge`` deletes it.
     TEAM_QUARANTINE_DAYS = "OKTA_SCIM_TEAM_QUARANTINE_DAYS"
+    #: Days audit entries are kept; ``flask okta-scim purge`` deletes older ones.
+    #: ``0`` keeps them forever.
+    AUDIT_RETENTION_DAYS = "OKTA_SCIM_AUDIT_RETENTION_DAYS"
     #: Where :meth:`~flask_okta_scim.OktaSCIM.init_admin` mounts the admin console.
     ADMIN_URL_PREFIX = "OKTA_SCIM_ADMIN_URL_PREFIX"
     #: The template the admin console's pages extend (its ``content`` block); by
@@ -133,6 +136,7 @@ DEFAULTS: dict[str, t.Any] = {
     ConfigKeys.ACCOUNT_REMOVAL: "disable",
     ConfigKeys.TEAM_DELETION: "quarantine",
     ConfigKeys.TEAM_QUARANTINE_DAYS: 30,
+    ConfigKeys.AUDIT_RETENTION_DAYS: 365,
     ConfigKeys.ADMIN_URL_PREFIX: "/okta-scim/admin",
     ConfigKeys.ADMIN_LAYOUT: "okta_scim/admin/_standalone.html",
 }
@@ -185,6 +189,7 @@ class Settings:
     account_removal: str
     team_deletion: str
     team_quarantine_days: int
+    audit_retention_days: int
     admin_url_prefix: str
     admin_layout: str
 
@@ -268,6 +273,7 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
         account_removal=_one_of(config, ConfigKeys.ACCOUNT_REMOVAL, ("disable", "delete")),
         team_deletion=_one_of(config, ConfigKeys.TEAM_DELETION, TEAM_DELETION_POLICIES),
         team_quarantine_days=_int(config, ConfigKeys.TEAM_QUARANTINE_DAYS, 0, 3650),
+        audit_retention_days=_int(config, ConfigKeys.AUDIT_RETENTION_DAYS, 0, 36500),
         admin_url_prefix=_prefix(config, ConfigKeys.ADMIN_URL_PREFIX),
         admin_layout=_template(config, ConfigKeys.ADMIN_LAYOUT),
     )

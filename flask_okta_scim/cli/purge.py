@@ -1,16 +1,19 @@
-"""``flask okta-scim purge``: delete what waited long enough (quarantined teams)."""
+"""``flask okta-scim purge``: delete what waited long enough (quarantined teams, old audit
+entries)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import typing as t
+from datetime import timedelta
 
 import click
 from flask.cli import with_appcontext
 
 from .._current import extension
 from ..logs import log
+from ..sqla.mixins import utcnow
 from ._common import explain
 from ._common import public_id
 from ._common import reports_errors
@@ -20,13 +23,15 @@ from ._common import reports_errors
 @with_appcontext
 @reports_errors
 def purge() -> None:
-    """Delete the quarantined teams whose grace period is over, and their resources.
+    """Delete the quarantined teams whose grace period is over, and old audit entries.
 
     Each team is deleted in a unit of work of its own, after the host's
     ``team_deleted`` receivers ran; prints one JSON object per team deleted.
-    Safe from cron on several hosts at once (each team is deleted once), and
-    idempotent. A team whose deletion fails (a receiver raised, a foreign key
-    refused) stays quarantined and is named on stderr; the exit status is then 1.
+    Then audit entries older than OKTA_SCIM_AUDIT_RETENTION_DAYS (unless 0)
+    are deleted in batches; prints their count as JSON. Safe from cron on
+    several hosts at once (each team is deleted once), and idempotent. A team
+    whose deletion fails (a receiver raised, a foreign key refused) stays
+    quarantined and is named on stderr; the exit status is then 1.
     """
     okta = extension()
     failed: list[str] = []
@@ -56,6 +61,16 @@ def purge() -> None:
             )
             continue
         click.echo(json.dumps({"team": public_id(team_id), "name": name, "purged": True}))
+    days = okta.settings.audit_retention_days
+    if days:
+        cutoff, deleted = utcnow() - timedelta(days=days), 0
+        while True:
+            with okta.directory(actor="purge").atomic() as directory:
+                count = directory.purge_audit(cutoff)
+            deleted += count
+            if not count:
+                break
+        click.echo(json.dumps({"audit_entries_deleted": deleted, "older_than": cutoff.isoformat()}))
     if failed:
         raise click.ClickException("These teams stay quarantined: " + "; ".join(failed))
     explain("Nothing left to purge.")

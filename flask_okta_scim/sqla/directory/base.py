@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import typing as t
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from datetime import datetime
 from datetime import timedelta
 
 from blinker import NamedSignal
+from sqlalchemy import delete
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
@@ -189,6 +191,23 @@ class DirectoryBase:
             )
         )
 
+    def purge_audit(self, before: datetime, *, batch: int = 5000) -> int:
+        """Delete up to ``batch`` audit entries older than ``before``, oldest first; how many.
+
+        The retention purge, and the only way entries leave the log. Call it in
+        a loop, one unit of work per batch, until it returns 0: each batch
+        locks only its own rows. Does not commit.
+        """
+        audit = self.models.audit
+        ids = list(
+            self.session.scalars(
+                select(audit.id).where(audit.created_at < before).order_by(audit.id).limit(batch)
+            )
+        )
+        if ids:
+            self.session.execute(delete(audit).where(audit.id.in_(ids)))
+        return len(ids)
+
     def audit_log(
         self,
         organization: t.Any,
@@ -263,4 +282,27 @@ def audit_entry(row: t.Any) -> dict[str, t.Any]:
         ),
         "outcome": row.outcome,
         "detail": row.detail,
+    }
+
+
+#: An audited value longer than this (as JSON) is recorded by its length only.
+AUDIT_VALUE_LIMIT = 200
+
+
+def changed_values(before: dict[str, t.Any], after: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``{field: {"before": ..., "after": ...}}`` for the fields that differ, bounded.
+
+    A value whose JSON is longer than :data:`AUDIT_VALUE_LIMIT` characters is
+    replaced by ``"(N characters)"``, so that one request cannot make one
+    audit entry large. At most 50 fields, by name.
+    """
+
+    def bounded(value: t.Any) -> t.Any:
+        text = json.dumps(value, sort_keys=True, default=str)
+        return value if len(text) <= AUDIT_VALUE_LIMIT else f"({len(text)} characters)"
+
+    names = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    return {
+        name: {"before": bounded(before.get(name)), "after": bounded(after.get(name))}
+        for name in names[:50]
     }

@@ -17,10 +17,26 @@ from ...core.text import fold
 from ..mixins import utcnow
 from .base import _short
 from .base import bump_version
+from .base import changed_values
 from .ownership import EMAIL_DOMAIN_NOT_VERIFIED
 from .ownership import NOT_MANAGED
 from .search_keys import SearchKeys
 from .search_keys import folded
+
+
+def _audited_fields(identity: t.Any) -> dict[str, t.Any]:
+    """What an identity's audit entry compares: its columns and top-level SCIM attributes.
+
+    Never the password: it is not among them (attributes never hold it).
+    """
+    fields = {
+        "userName": identity.user_name,
+        "externalId": identity.external_id,
+        "displayName": identity.display_name,
+    }
+    for key, value in (identity.attributes or {}).items():
+        fields.setdefault(key, value)
+    return fields
 
 
 class _Unset:
@@ -182,6 +198,7 @@ class Identities(SearchKeys):
         if primary_email is not UNSET:
             identity.primary_email_key = primary_email.lower() if primary_email else None
 
+        before = _audited_fields(identity)
         changes: set[str] = set()
         if user_name is not UNSET:
             user_name = _clean_user_name(user_name)
@@ -236,6 +253,7 @@ class Identities(SearchKeys):
                 identity.id,
                 fields=sorted(changes),
                 account_fields=sorted(account_changes),
+                changed=changed_values(before, _audited_fields(identity)),
             )
             self._send(
                 signals.user_updated,
