@@ -233,6 +233,7 @@ class OktaSCIM:
             account_removal=settings.account_removal,
             team_deletion=settings.team_deletion,
             team_quarantine=timedelta(days=settings.team_quarantine_days),
+            guard=settings.guard,
         )
 
 

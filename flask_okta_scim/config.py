@@ -94,6 +94,15 @@ class ConfigKeys:
     TEAM_DELETION = "OKTA_SCIM_TEAM_DELETION"
     #: Days a quarantined team waits before ``flask okta-scim purge`` deletes it.
     TEAM_QUARANTINE_DAYS = "OKTA_SCIM_TEAM_QUARANTINE_DAYS"
+    #: The mass-deprovisioning guard: within this many minutes, more than
+    #: ``GUARD_DEACTIVATIONS`` deactivations (or more than ``GUARD_DEACTIVATION_PERCENT``
+    #: percent of the organization's members, but never fewer than 5), or more than
+    #: ``GUARD_TEAM_DELETIONS`` team deletions, hold every further destructive SCIM
+    #: change of the organization for an admin. ``0`` turns a threshold off.
+    GUARD_WINDOW_MINUTES = "OKTA_SCIM_GUARD_WINDOW_MINUTES"
+    GUARD_DEACTIVATIONS = "OKTA_SCIM_GUARD_DEACTIVATIONS"
+    GUARD_DEACTIVATION_PERCENT = "OKTA_SCIM_GUARD_DEACTIVATION_PERCENT"
+    GUARD_TEAM_DELETIONS = "OKTA_SCIM_GUARD_TEAM_DELETIONS"
     #: Days audit entries are kept; ``flask okta-scim purge`` deletes older ones.
     #: ``0`` keeps them forever.
     AUDIT_RETENTION_DAYS = "OKTA_SCIM_AUDIT_RETENTION_DAYS"
@@ -137,6 +146,10 @@ DEFAULTS: dict[str, t.Any] = {
     ConfigKeys.TEAM_DELETION: "quarantine",
     ConfigKeys.TEAM_QUARANTINE_DAYS: 30,
     ConfigKeys.AUDIT_RETENTION_DAYS: 365,
+    ConfigKeys.GUARD_WINDOW_MINUTES: 60,
+    ConfigKeys.GUARD_DEACTIVATIONS: 25,
+    ConfigKeys.GUARD_DEACTIVATION_PERCENT: 10,
+    ConfigKeys.GUARD_TEAM_DELETIONS: 5,
     ConfigKeys.ADMIN_URL_PREFIX: "/okta-scim/admin",
     ConfigKeys.ADMIN_LAYOUT: "okta_scim/admin/_standalone.html",
 }
@@ -190,6 +203,7 @@ class Settings:
     team_deletion: str
     team_quarantine_days: int
     audit_retention_days: int
+    guard: dict[str, int]
     admin_url_prefix: str
     admin_layout: str
 
@@ -274,6 +288,12 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
         team_deletion=_one_of(config, ConfigKeys.TEAM_DELETION, TEAM_DELETION_POLICIES),
         team_quarantine_days=_int(config, ConfigKeys.TEAM_QUARANTINE_DAYS, 0, 3650),
         audit_retention_days=_int(config, ConfigKeys.AUDIT_RETENTION_DAYS, 0, 36500),
+        guard={
+            "window_minutes": _int(config, ConfigKeys.GUARD_WINDOW_MINUTES, 1, 7 * 24 * 60),
+            "deactivations": _int(config, ConfigKeys.GUARD_DEACTIVATIONS, 0, 10_000_000),
+            "deactivation_percent": _int(config, ConfigKeys.GUARD_DEACTIVATION_PERCENT, 0, 100),
+            "team_deletions": _int(config, ConfigKeys.GUARD_TEAM_DELETIONS, 0, 1_000_000),
+        },
         admin_url_prefix=_prefix(config, ConfigKeys.ADMIN_URL_PREFIX),
         admin_layout=_template(config, ConfigKeys.ADMIN_LAYOUT),
     )

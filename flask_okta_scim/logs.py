@@ -39,6 +39,7 @@ EVENTS = frozenset(
         "config.base_url_missing",
         "account.delete_refused",
         "team.purge_failed",
+        "scim.held",
         "testing.simulator_mounted",
     }
 )

@@ -136,6 +136,15 @@ stays, with its resources, as an ordinary team no longer managed by Okta; its me
 were removed (``team_members_changed``). Keywords: ``organization``, ``team``.
 """
 
+provisioning_held = _signals.signal("provisioning-held")
+"""The mass-deprovisioning guard tripped: the organization's destructive SCIM changes are
+held for an admin from now on (answered to Okta as if applied, not applied).
+
+Keywords: ``organization``, ``reason`` (which threshold, with the count), ``change`` (the
+first held change: ``id``, ``method``, ``resource``, ``resource_id``). Alert the
+organization's admins here; ``flask okta-scim held`` lists, releases and discards.
+"""
+
 sso_login = _signals.signal("sso-login")
 """A person signed in through an organization's Okta connection.
 
@@ -183,6 +192,7 @@ __all__ = [
     "account_management_changed",
     "domain_verified",
     "idp_certificate_expiring",
+    "provisioning_held",
     "sso_login",
     "team_created",
     "team_deleted",

@@ -6,6 +6,7 @@ from flask.cli import AppGroup
 
 from .audit import audit
 from .domain import domain
+from .held import held
 from .org import org
 from .purge import purge
 from .scim import scim
@@ -20,6 +21,7 @@ okta_scim_cli = AppGroup(
 )
 okta_scim_cli.add_command(audit)
 okta_scim_cli.add_command(domain)
+okta_scim_cli.add_command(held)
 okta_scim_cli.add_command(org)
 okta_scim_cli.add_command(purge)
 okta_scim_cli.add_command(scim)

@@ -88,6 +88,7 @@ class Models:
       password, its credentials epoch (bumped to end every session of the account)
       and, unless the host's account model maps ``disabled_at``, when it was disabled.
     - ``team_quarantine``: teams set aside after Okta deleted their group, until a purge.
+    - ``held_change``: SCIM writes the mass-deprovisioning guard held for an admin.
     """
 
     account: t.Any
@@ -108,6 +109,7 @@ class Models:
     domain: t.Any
     account_control: t.Any
     team_quarantine: t.Any
+    held_change: t.Any
     #: Which of the models above are the host's.
     host_roles: frozenset[str] = frozenset({"account", "organization", "team"})
     #: The host's optional attributes the extension uses, as ``(role, attribute)``
@@ -313,6 +315,11 @@ def define_models(
         require_sso: Mapped[bool] = mapped_column(Boolean, default=False)
         # What Okta deleting a pushed group does to its team; NULL: the host's default.
         team_deletion: Mapped[str | None] = mapped_column(String(20))
+        # The mass-deprovisioning guard: thresholds chosen for this organization (NULL:
+        # the host's), since when destructive changes are held, when they were last released.
+        guard: Mapped[dict[str, t.Any] | None] = mapped_column(JSON)
+        guard_held_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+        guard_released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
         provisioning_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
         connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
         created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -426,6 +433,29 @@ def define_models(
         group: Mapped[dict[str, t.Any]] = mapped_column(JSON)
         member_ids: Mapped[list[t.Any]] = mapped_column(JSON)
 
+    class OktaScimHeldChange(base):  # type: ignore[misc]
+        # A SCIM write the mass-deprovisioning guard held instead of applying: the request
+        # as it came (a password in it dropped), applied in id order on release.
+        __tablename__ = f"{p}held_change"
+        __table_args__ = (
+            Index(f"ix_{p}held_change_resource", "organization_id", "resource_id", "status"),
+        )
+        id: Mapped[int] = mapped_column(_BigKey, primary_key=True, autoincrement=True)
+        organization_id = mapped_column(ForeignKey(organization_fk, ondelete="CASCADE"))
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+        actor: Mapped[str] = mapped_column(String(100))
+        method: Mapped[str] = mapped_column(String(10))
+        resource: Mapped[str] = mapped_column(String(10))
+        resource_id: Mapped[str] = mapped_column(String(64))
+        body: Mapped[t.Any] = mapped_column(JSON, nullable=True)
+        if_match: Mapped[str | None] = mapped_column(String(100))
+        reason: Mapped[str] = mapped_column(String(200))
+        password_dropped: Mapped[bool] = mapped_column(Boolean, default=False)
+        status: Mapped[str] = mapped_column(String(20), default="pending")
+        decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+        decided_by: Mapped[str | None] = mapped_column(String(100))
+        outcome: Mapped[str | None] = mapped_column(String(500))
+
     models = Models(
         account=account,
         organization=organization,
@@ -445,6 +475,7 @@ def define_models(
         domain=OktaScimDomain,
         account_control=OktaScimAccountControl,
         team_quarantine=OktaScimTeamQuarantine,
+        held_change=OktaScimHeldChange,
         host_roles=frozenset(
             ["account", "organization", "team"]
             + (["membership"] if membership is not None else [])

@@ -40,6 +40,7 @@ from ..scim.service import ScimService
 from ..scim.service import preconditions
 from ..sqla.scim_store import SQLAlchemyScimStore
 from .scim_guard import bearer_token
+from .scim_hold import guarded
 from .scim_request import json_body
 from .scim_request import names
 from .scim_request import query_args
@@ -185,6 +186,9 @@ class ScimView(MethodView):
     methods = ALL
     #: What the 405 answer says.
     allowed = ""
+    #: ``"Users"`` or ``"Groups"`` for the views of one resource, whose writes the
+    #: mass-deprovisioning guard watches (:mod:`.scim_hold`).
+    resource: str | None = None
 
     def dispatch_request(self, **kwargs: t.Any) -> ResponseReturnValue:
         verb = "get" if request.method == "HEAD" else request.method.lower()
@@ -195,6 +199,11 @@ class ScimView(MethodView):
         for attempt in range(1, RUNS + 1):
             try:
                 with directory.atomic():
+                    if self.resource and verb in ("put", "patch", "delete"):
+                        return t.cast(
+                            ResponseReturnValue,
+                            guarded(self.resource, verb, handler, service, directory, **kwargs),
+                        )
                     return t.cast(ResponseReturnValue, handler(service, **kwargs))
             except directory_errors.ConcurrentUpdate:
                 if attempt == RUNS:
@@ -248,6 +257,8 @@ class UsersView(ScimView):
 
 
 class UserView(ScimView):
+    resource = "Users"
+
     def get(self, service: ScimService, scim_id: str) -> Response:
         return _with_version(
             service.get_user(scim_id, with_groups=_asks_for_groups(names("attributes")))
@@ -275,6 +286,8 @@ class GroupsView(ScimView):
 
 
 class GroupView(ScimView):
+    resource = "Groups"
+
     def get(self, service: ScimService, scim_id: str) -> Response:
         return _with_version(
             service.get_group(

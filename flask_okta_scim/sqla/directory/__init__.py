@@ -17,6 +17,7 @@ on JIT and connections. :class:`Directory` is all of them.
 
 from __future__ import annotations
 
+from .guard import ProvisioningGuard
 from .identities import UNSET
 from .identities import Identities
 from .sign_in import SignIn
@@ -25,7 +26,7 @@ from .sign_in import SignIns
 __all__ = ["UNSET", "Directory", "SignIn"]
 
 
-class Directory(SignIns, Identities):
+class Directory(SignIns, Identities, ProvisioningGuard):
     """Accounts, organizations, teams and provisioned identities of one database session.
 
     Get one from :meth:`flask_okta_scim.OktaSCIM.directory` inside an
@@ -53,4 +54,5 @@ class Directory(SignIns, Identities):
         organizations that did not choose: ``"quarantine"``, ``"delete"`` or
         ``"detach"`` (:mod:`.team_removal`).
     :param team_quarantine: how long a quarantined team waits for the purge.
+    :param guard: the mass-deprovisioning guard's thresholds (:mod:`.guard`).
     """

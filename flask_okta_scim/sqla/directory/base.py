@@ -97,6 +97,15 @@ def _caused_by_a_concurrent_change(error: DBAPIError, own_tables: frozenset[str]
     return "UNIQUE constraint failed" in str(error.orig)
 
 
+#: The mass-deprovisioning guard's thresholds when the host gives none (:mod:`.guard`).
+GUARD_DEFAULTS = {
+    "window_minutes": 60,
+    "deactivations": 25,
+    "deactivation_percent": 10,
+    "team_deletions": 5,
+}
+
+
 class DirectoryBase:
     """Session, models, actor and the helpers every part of :class:`Directory` uses."""
 
@@ -112,6 +121,7 @@ class DirectoryBase:
         account_removal: str = "disable",
         team_deletion: str = "quarantine",
         team_quarantine: timedelta = timedelta(days=30),
+        guard: dict[str, int] | None = None,
     ) -> None:
         self.session = session
         self.models = models
@@ -122,6 +132,9 @@ class DirectoryBase:
         self.account_removal = account_removal
         self.team_deletion = team_deletion
         self.team_quarantine = team_quarantine
+        self.guard_defaults = dict(guard or GUARD_DEFAULTS)
+        #: The audit actions recorded through this directory, in order (what a unit did).
+        self.actions: list[str] = []
 
     @contextmanager
     def atomic(self: _D) -> Iterator[_D]:
@@ -179,6 +192,7 @@ class DirectoryBase:
         Also for decisions taken outside the directory (a refused request). Does
         not commit.
         """
+        self.actions.append(action)
         self.session.add(
             self.models.audit(
                 organization_id=getattr(organization, "id", organization),

@@ -89,6 +89,9 @@ def upgrade() -> None:
         sa.Column("allow_expired_certificate", sa.Boolean(), nullable=False),
         sa.Column("require_sso", sa.Boolean(), nullable=False),
         sa.Column("team_deletion", sa.String(length=20), nullable=True),
+        sa.Column("guard", sa.JSON(), nullable=True),
+        sa.Column("guard_held_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("guard_released_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("provisioning_enabled", sa.Boolean(), nullable=False),
         sa.Column("connected_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -293,6 +296,38 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "okta_scim_held_change",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("organization_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("method", sa.String(length=10), nullable=False),
+        sa.Column("resource", sa.String(length=10), nullable=False),
+        sa.Column("resource_id", sa.String(length=64), nullable=False),
+        sa.Column("body", sa.JSON(), nullable=True),
+        sa.Column("if_match", sa.String(length=100), nullable=True),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("password_dropped", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decided_by", sa.String(length=100), nullable=True),
+        sa.Column("outcome", sa.String(length=500), nullable=True),
+        sa.ForeignKeyConstraint(["organization_id"], ["accounts.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("okta_scim_held_change", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_okta_scim_held_change_resource",
+            ["organization_id", "resource_id", "status"],
+            unique=False,
+        )
+
+    op.create_table(
         "okta_scim_team_quarantine",
         sa.Column("team_id", sa.Integer(), nullable=False),
         sa.Column("organization_id", sa.Integer(), nullable=True),
@@ -326,6 +361,10 @@ def downgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("deactivated_at")
 
+    with op.batch_alter_table("okta_scim_held_change", schema=None) as batch_op:
+        batch_op.drop_index("ix_okta_scim_held_change_resource")
+
+    op.drop_table("okta_scim_held_change")
     with op.batch_alter_table("okta_scim_team_quarantine", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_okta_scim_team_quarantine_purge_after"))
         batch_op.drop_index(batch_op.f("ix_okta_scim_team_quarantine_organization_id"))

@@ -1,0 +1,142 @@
+"""``flask okta-scim held``: the changes the mass-deprovisioning guard held, released or
+discarded by an admin; ``org guard`` for an organization's thresholds."""
+
+from __future__ import annotations
+
+import typing as t
+
+import click
+from flask.cli import AppGroup
+
+from .._current import extension
+from ..web.scim_hold import release_service
+from ..web.scim_hold import replay
+from ._common import emit
+from ._common import explain
+from ._common import public_id
+from ._common import reports_errors
+from ._common import unit_of_work
+
+held = AppGroup(
+    "held",
+    help="The destructive SCIM changes the mass-deprovisioning guard held for an admin.",
+)
+
+
+def _row(change: t.Any) -> dict[str, t.Any]:
+    return {
+        "id": public_id(change.id),
+        "at": change.created_at.isoformat(),
+        "actor": change.actor,
+        "method": change.method,
+        "resource": change.resource,
+        "resource_id": change.resource_id,
+        "reason": change.reason,
+        "password_dropped": change.password_dropped,
+        "status": change.status,
+        "outcome": change.outcome,
+    }
+
+
+@held.command("list")
+@click.argument("org_ref", metavar="ORG")
+@click.option("--all", "everything", is_flag=True, help="Released and discarded ones too.")
+@reports_errors
+def list_(org_ref: str, everything: bool) -> None:
+    """Print ORG's held changes (pending ones, oldest first) and whether ORG is held, as JSON."""
+    with unit_of_work() as directory:
+        organization = directory.get_organization(org_ref)
+        emit(
+            {
+                "held": directory.is_held(organization),
+                "thresholds": directory.guard_settings(organization),
+                "counts": directory.guard_counts(organization),
+                "changes": [
+                    _row(c)
+                    for c in directory.held_changes(
+                        organization, status=None if everything else "pending"
+                    )
+                ],
+            }
+        )
+
+
+@held.command("release")
+@click.argument("org_ref", metavar="ORG")
+@click.argument("ids", nargs=-1, type=int)
+@reports_errors
+def release(org_ref: str, ids: tuple[int, ...]) -> None:
+    """Apply ORG's held changes (the IDS given, or all), oldest first, each exactly once.
+
+    Each is applied as its request would have been, in a unit of work of its
+    own, and marked released with what came of it (applied, or why not: the
+    person was deleted meanwhile, say). When nothing is pending any more, the
+    guard's window starts again. Prints the changes as JSON.
+    """
+    okta = extension()
+    done: list[dict[str, t.Any]] = []
+    while True:
+        with okta.directory(actor="cli").atomic() as directory:
+            organization = directory.get_organization(org_ref)
+            change = directory.next_pending_change(organization, ids or None)
+            if change is None:
+                break
+            outcome = replay(release_service(directory, organization), change)
+            directory.decide_change(change, "released", outcome)
+            done.append(_row(change))
+    with unit_of_work() as directory:
+        resumed = directory.stop_holding_if_done(directory.get_organization(org_ref))
+    emit(done)
+    explain(f"Released {len(done)} change(s)." + (" Nothing is held any more." if resumed else ""))
+
+
+@held.command("discard")
+@click.argument("org_ref", metavar="ORG")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--yes", is_flag=True, help="Confirm: Okta believes these changes were made.")
+@reports_errors
+def discard(org_ref: str, ids: tuple[int, ...], yes: bool) -> None:
+    """Drop ORG's held changes (the IDS given, or all) without applying them.
+
+    Okta was told they were made: fix the assignment or group in Okta (the next
+    change Okta sends for those people or groups applies as usual).
+    """
+    if not yes:
+        raise click.ClickException(
+            "Okta believes the held changes were made. Repeat with --yes to discard them."
+        )
+    count = 0
+    with unit_of_work() as directory:
+        organization = directory.get_organization(org_ref)
+        for change in directory.held_changes(organization):
+            if not ids or change.id in ids:
+                directory.decide_change(change, "discarded")
+                count += 1
+        resumed = directory.stop_holding_if_done(organization)
+    explain(f"Discarded {count} change(s)." + (" Nothing is held any more." if resumed else ""))
+
+
+@held.command("guard")
+@click.argument("org_ref", metavar="ORG")
+@click.option("--window-minutes", type=click.IntRange(1, 7 * 24 * 60))
+@click.option("--deactivations", type=click.IntRange(0), help="0: no count threshold.")
+@click.option("--deactivation-percent", type=click.IntRange(0, 100), help="0: none.")
+@click.option("--team-deletions", type=click.IntRange(0), help="0: no threshold.")
+@click.option("--default", "default", is_flag=True, help="Back to the application's thresholds.")
+@reports_errors
+def guard(org_ref: str, default: bool, **values: int | None) -> None:
+    """Show or set ORG's guard thresholds (those not given keep their value)."""
+    with unit_of_work() as directory:
+        organization = directory.get_organization(org_ref)
+        chosen = {k: v for k, v in values.items() if v is not None}
+        if default:
+            emit(directory.set_guard(organization, None))
+        elif chosen:
+            current = (
+                dict(directory.get_connection(organization).guard or {})
+                if directory.get_connection(organization)
+                else {}
+            )
+            emit(directory.set_guard(organization, {**current, **chosen}))
+        else:
+            emit(directory.guard_settings(organization))

@@ -1,0 +1,141 @@
+"""The mass-deprovisioning guard on the SCIM API: decide per request, replay on release.
+
+A write to ``/Users/{id}`` or ``/Groups/{id}`` that may destroy (a ``DELETE``; a
+``PUT`` or ``PATCH`` of a user that mentions ``active``), or that targets a
+resource with a held change waiting, runs inside a savepoint. What it did is
+read off the audit actions it recorded: if it deactivated or deleted someone
+or deleted a team, and the organization is held or this change takes it past a
+threshold (:mod:`flask_okta_scim.sqla.directory.guard`), the savepoint is rolled
+back, the request is recorded as held, and the answer it produced is sent as
+is: Okta sees success and does not retry. Everything else is committed as usual.
+
+Signal receivers run during that first pass and their database writes are
+rolled back with it; work outside the database belongs after the commit (as for
+a request that runs again after a deadlock).
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+from collections.abc import Callable
+
+from flask import current_app
+from flask import request
+
+from .. import signals
+from ..core import errors as directory_errors
+from ..logs import log
+from ..scim import errors
+from ..scim.service import ScimService
+from ..sqla.directory.guard import DEACTIVATIONS
+from ..sqla.directory.guard import TEAM_DELETIONS
+from ..sqla.scim_store import SQLAlchemyScimStore
+from .scim_request import json_body
+
+Handler = Callable[..., t.Any]
+
+
+def _may_destroy(resource: str, verb: str) -> bool:
+    if verb == "delete":
+        return True
+    return resource == "Users" and b'"active"' in request.get_data(cache=True)
+
+
+def guarded(
+    resource: str,
+    verb: str,
+    handler: Handler,
+    service: ScimService,
+    directory: t.Any,
+    scim_id: str,
+) -> t.Any:
+    """Run one write under the guard, inside the request's unit of work; return its answer."""
+    organization = service.store.organization  # type: ignore[attr-defined]
+    waiting = directory.has_pending_change(organization, scim_id)
+    if not waiting and not _may_destroy(resource, verb):
+        return handler(service, scim_id=scim_id)
+    directory.lock_guard(organization)
+    waiting = waiting or directory.has_pending_change(organization, scim_id)
+    mark = len(directory.actions)
+    savepoint = directory.session.begin_nested()
+    answer = handler(service, scim_id=scim_id)
+    destructive = [a for a in directory.actions[mark:] if a in DEACTIVATIONS + TEAM_DELETIONS]
+    tripped = False
+    reason: str | None = None
+    if waiting:
+        reason = "held behind an earlier held change of the same resource"
+    elif destructive:
+        if directory.is_held(organization):
+            reason = "the organization's destructive changes are held"
+        else:
+            reason = directory.guard_trips(organization, destructive)
+            tripped = reason is not None
+    if reason is None:
+        savepoint.commit()
+        return answer
+    savepoint.rollback()
+    del directory.actions[mark:]
+    if tripped:
+        directory.start_holding(organization, reason)
+    body = json_body() if request.get_data(cache=True).strip() else None
+    change = directory.hold_change(
+        organization,
+        method=request.method,
+        resource=resource,
+        resource_id=scim_id,
+        body=body,
+        if_match=request.headers.get("If-Match"),
+        reason=reason,
+    )
+    if tripped:
+        log(
+            "scim.held",
+            logging.WARNING,
+            "Destructive SCIM changes are held for an admin: %s",
+            reason,
+            organization=organization,
+        )
+        directory.session.flush()
+        signals.provisioning_held.send(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            organization=organization,
+            reason=reason,
+            change=change,
+        )
+    return answer
+
+
+def replay(service: ScimService, change: t.Any) -> str:
+    """Apply a held change through the SCIM service, as its request would have; return what
+    came of it (``"applied"``, or why not). ``If-Match`` is not checked again: the change
+    was answered as done."""
+    calls: dict[tuple[str, str], Callable[[], t.Any]] = {
+        ("Users", "PUT"): lambda: service.replace_user(change.resource_id, change.body, None),
+        ("Users", "PATCH"): lambda: service.patch_user(change.resource_id, change.body, None),
+        ("Users", "DELETE"): lambda: service.delete_user(change.resource_id, None),
+        ("Groups", "PUT"): lambda: service.replace_group(change.resource_id, change.body, None),
+        ("Groups", "PATCH"): lambda: service.patch_group(change.resource_id, change.body, None),
+        ("Groups", "DELETE"): lambda: service.delete_group(change.resource_id, None),
+    }
+    call = calls.get((change.resource, change.method))
+    if call is None:
+        return f"not applied: {change.method} {change.resource} is not replayable"
+    store = service.store
+    savepoint = store.directory.session.begin_nested()  # type: ignore[attr-defined]
+    try:
+        call()
+    except (errors.ScimError, directory_errors.DirectoryError) as e:
+        savepoint.rollback()
+        return f"not applied: {getattr(e, 'detail', None) or e}"
+    savepoint.commit()
+    return "applied"
+
+
+def release_service(directory: t.Any, organization: t.Any) -> ScimService:
+    """A SCIM service for ``organization`` on ``directory``, to replay held changes."""
+    ext = current_app.extensions["okta_scim"]
+    settings = ext.settings
+    base = (settings.base_url or "http://localhost").rstrip("/") + settings.scim_url_prefix
+    store = SQLAlchemyScimStore(directory, organization, base_url=base)
+    return ScimService(store, max_results=settings.max_page_size)
