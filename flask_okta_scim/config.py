@@ -96,7 +96,7 @@ class ConfigKeys:
     TEAM_QUARANTINE_DAYS = "OKTA_SCIM_TEAM_QUARANTINE_DAYS"
     #: The mass-deprovisioning guard: within this many minutes, more than
     #: ``GUARD_DEACTIVATIONS`` deactivations (or more than ``GUARD_DEACTIVATION_PERCENT``
-    #: percent of the organization's members, but never fewer than 5), or more than
+    #: percent of the organization's members, but never fewer than 20), or more than
     #: ``GUARD_TEAM_DELETIONS`` team deletions, hold every further destructive SCIM
     #: change of the organization for an admin. ``0`` turns a threshold off.
     GUARD_WINDOW_MINUTES = "OKTA_SCIM_GUARD_WINDOW_MINUTES"
@@ -147,9 +147,9 @@ DEFAULTS: dict[str, t.Any] = {
     ConfigKeys.TEAM_QUARANTINE_DAYS: 30,
     ConfigKeys.AUDIT_RETENTION_DAYS: 365,
     ConfigKeys.GUARD_WINDOW_MINUTES: 60,
-    ConfigKeys.GUARD_DEACTIVATIONS: 25,
-    ConfigKeys.GUARD_DEACTIVATION_PERCENT: 10,
-    ConfigKeys.GUARD_TEAM_DELETIONS: 5,
+    ConfigKeys.GUARD_DEACTIVATIONS: 50,
+    ConfigKeys.GUARD_DEACTIVATION_PERCENT: 20,
+    ConfigKeys.GUARD_TEAM_DELETIONS: 10,
     ConfigKeys.ADMIN_URL_PREFIX: "/okta-scim/admin",
     ConfigKeys.ADMIN_LAYOUT: "okta_scim/admin/_standalone.html",
 }

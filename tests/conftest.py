@@ -130,6 +130,11 @@ def sample_app_on(database_url: str, backend: str, **config: t.Any) -> Iterator[
             "OKTA_SCIM_SSO_FAILURE_LIMIT": "100000/minute",
             "OKTA_SCIM_SSO_ADDRESS_FAILURE_LIMIT": "100000/minute",
             "OKTA_SCIM_SSO_START_LIMIT": "100000/minute",
+            # Suites deactivate and delete by the dozen; the guard has its own tests
+            # (tests/scim_api/test_guard.py).
+            "OKTA_SCIM_GUARD_DEACTIVATIONS": 0,
+            "OKTA_SCIM_GUARD_DEACTIVATION_PERCENT": 0,
+            "OKTA_SCIM_GUARD_TEAM_DELETIONS": 0,
             **config,
         }
     )

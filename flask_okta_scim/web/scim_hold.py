@@ -28,6 +28,7 @@ from ..core import errors as directory_errors
 from ..logs import log
 from ..scim import errors
 from ..scim.service import ScimService
+from ..scim.service import plausible_id
 from ..sqla.directory.guard import DEACTIVATIONS
 from ..sqla.directory.guard import TEAM_DELETIONS
 from ..sqla.scim_store import SQLAlchemyScimStore
@@ -51,6 +52,8 @@ def guarded(
     scim_id: str,
 ) -> t.Any:
     """Run one write under the guard, inside the request's unit of work; return its answer."""
+    if not plausible_id(scim_id):  # the service answers 404 without a lookup
+        return handler(service, scim_id=scim_id)
     organization = service.store.organization  # type: ignore[attr-defined]
     waiting = directory.has_pending_change(organization, scim_id)
     if not waiting and not _may_destroy(resource, verb):

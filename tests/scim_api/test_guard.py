@@ -152,13 +152,22 @@ def test_discarded_changes_are_never_applied(app, scim):
 
 
 @pytest.mark.app_config(OKTA_SCIM_GUARD_DEACTIVATIONS=0, OKTA_SCIM_GUARD_DEACTIVATION_PERCENT=10)
-def test_the_percentage_threshold_never_trips_below_five(app, scim):
-    ids = people(scim, 20)
-    for scim_id in ids[:5]:
+def test_the_percentage_threshold_never_trips_below_twenty(app, scim):
+    ids = people(scim, 30)
+    for scim_id in ids[:20]:
         assert deactivate(scim, scim_id).status_code == 200
-    assert all(not active(app, i) for i in ids[:5])
-    deactivate(scim, ids[5])  # 6 > max(5, 10% of 20)
-    assert active(app, ids[5]) and held(app)["held"] is True
+    assert all(not active(app, i) for i in ids[:20])
+    deactivate(scim, ids[20])  # 21 > max(20, 10% of 30)
+    assert active(app, ids[20]) and held(app)["held"] is True
+
+
+@pytest.mark.app_config(OKTA_SCIM_GUARD_DEACTIVATIONS=0, OKTA_SCIM_GUARD_DEACTIVATION_PERCENT=20)
+def test_the_percentage_threshold_of_a_big_organization(app, scim):
+    ids = people(scim, 120)  # 20% of the 120 there were: 24
+    for scim_id in ids[:24]:
+        assert deactivate(scim, scim_id).status_code == 200
+    deactivate(scim, ids[24])
+    assert active(app, ids[24]) and held(app)["held"] is True
 
 
 @pytest.mark.app_config(**THREE)
@@ -204,15 +213,24 @@ def test_a_held_change_never_stores_a_password(app, scim):
     assert "Held-Secret" not in stored and "active" in stored
 
 
+@pytest.mark.app_config(
+    OKTA_SCIM_GUARD_DEACTIVATIONS=50,
+    OKTA_SCIM_GUARD_DEACTIVATION_PERCENT=20,
+    OKTA_SCIM_GUARD_TEAM_DELETIONS=10,
+)
 def test_thresholds_per_organization(app, scim):
     assert held(app)["thresholds"] == {
         "window_minutes": 60,
-        "deactivations": 25,
-        "deactivation_percent": 10,
-        "team_deletions": 5,
+        "deactivations": 50,
+        "deactivation_percent": 20,
+        "team_deletions": 10,
     }
-    got = json.loads(okta_cli_ok(app, "held", "guard", "Acme", "--deactivations", "2"))
-    assert got["deactivations"] == 2 and got["team_deletions"] == 5
+    got = json.loads(
+        okta_cli_ok(
+            app, "held", "guard", "Acme", "--deactivations", "2", "--deactivation-percent", "0"
+        )
+    )
+    assert got["deactivations"] == 2 and got["team_deletions"] == 10
     got = json.loads(okta_cli_ok(app, "held", "guard", "Acme", "--team-deletions", "0"))
     assert got["deactivations"] == 2 and got["team_deletions"] == 0
     ids = people(scim, 3)
@@ -220,7 +238,7 @@ def test_thresholds_per_organization(app, scim):
         deactivate(scim, scim_id)
     assert active(app, ids[2]) and not active(app, ids[1])
     got = json.loads(okta_cli_ok(app, "held", "guard", "Acme", "--default"))
-    assert got["deactivations"] == 25
+    assert got["deactivations"] == 50
 
 
 @pytest.mark.postgresql_only

@@ -100,9 +100,9 @@ def _caused_by_a_concurrent_change(error: DBAPIError, own_tables: frozenset[str]
 #: The mass-deprovisioning guard's thresholds when the host gives none (:mod:`.guard`).
 GUARD_DEFAULTS = {
     "window_minutes": 60,
-    "deactivations": 25,
-    "deactivation_percent": 10,
-    "team_deletions": 5,
+    "deactivations": 50,
+    "deactivation_percent": 20,
+    "team_deletions": 10,
 }
 
 

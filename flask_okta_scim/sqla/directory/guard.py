@@ -34,7 +34,7 @@ from .connections import _aware
 DEACTIVATIONS = ("user.deactivate", "user.delete")
 TEAM_DELETIONS = ("team.quarantine", "team.delete", "team.detach")
 #: The percentage threshold never trips below this many deactivations.
-PERCENT_FLOOR = 5
+PERCENT_FLOOR = 20
 #: What a threshold chosen for one organization may set.
 GUARD_KEYS = ("window_minutes", "deactivations", "deactivation_percent", "team_deletions")
 

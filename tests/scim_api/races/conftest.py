@@ -133,7 +133,13 @@ def gunicorn(
         tmp_path_factory.mktemp("races") / f"gunicorn-{worker_class}.log",
         worker_class=worker_class,
         # The rate limit has its own tests; these send hundreds of requests a minute.
-        env={"FLASK_OKTA_SCIM_RATE_LIMIT": "100000/minute"},
+        env={
+            "FLASK_OKTA_SCIM_RATE_LIMIT": "100000/minute",
+            # Races delete by the dozen; the guard has its own tests.
+            "FLASK_OKTA_SCIM_GUARD_DEACTIVATIONS": "0",
+            "FLASK_OKTA_SCIM_GUARD_DEACTIVATION_PERCENT": "0",
+            "FLASK_OKTA_SCIM_GUARD_TEAM_DELETIONS": "0",
+        },
     )
     with server:
         yield server
