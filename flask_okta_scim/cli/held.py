@@ -3,17 +3,14 @@ discarded by an admin; ``org guard`` for an organization's thresholds."""
 
 from __future__ import annotations
 
-import typing as t
-
 import click
 from flask.cli import AppGroup
 
-from .._current import extension
-from ..web.scim_hold import release_service
-from ..web.scim_hold import replay
+from ..web.scim_hold import describe
+from ..web.scim_hold import discard_held
+from ..web.scim_hold import release_held
 from ._common import emit
 from ._common import explain
-from ._common import public_id
 from ._common import reports_errors
 from ._common import unit_of_work
 
@@ -21,21 +18,6 @@ held = AppGroup(
     "held",
     help="The destructive SCIM changes the mass-deprovisioning guard held for an admin.",
 )
-
-
-def _row(change: t.Any) -> dict[str, t.Any]:
-    return {
-        "id": public_id(change.id),
-        "at": change.created_at.isoformat(),
-        "actor": change.actor,
-        "method": change.method,
-        "resource": change.resource,
-        "resource_id": change.resource_id,
-        "reason": change.reason,
-        "password_dropped": change.password_dropped,
-        "status": change.status,
-        "outcome": change.outcome,
-    }
 
 
 @held.command("list")
@@ -52,7 +34,7 @@ def list_(org_ref: str, everything: bool) -> None:
                 "thresholds": directory.guard_settings(organization),
                 "counts": directory.guard_counts(organization),
                 "changes": [
-                    _row(c)
+                    describe(c)
                     for c in directory.held_changes(
                         organization, status=None if everything else "pending"
                     )
@@ -73,19 +55,9 @@ def release(org_ref: str, ids: tuple[int, ...]) -> None:
     person was deleted meanwhile, say). When nothing is pending any more, the
     guard's window starts again. Prints the changes as JSON.
     """
-    okta = extension()
-    done: list[dict[str, t.Any]] = []
-    while True:
-        with okta.directory(actor="cli").atomic() as directory:
-            organization = directory.get_organization(org_ref)
-            change = directory.next_pending_change(organization, ids or None)
-            if change is None:
-                break
-            outcome = replay(release_service(directory, organization), change)
-            directory.decide_change(change, "released", outcome)
-            done.append(_row(change))
     with unit_of_work() as directory:
-        resumed = directory.stop_holding_if_done(directory.get_organization(org_ref))
+        organization_id = directory.get_organization(org_ref).id
+    done, resumed = release_held(organization_id, list(ids) or None, actor="cli")
     emit(done)
     explain(f"Released {len(done)} change(s)." + (" Nothing is held any more." if resumed else ""))
 
@@ -105,14 +77,9 @@ def discard(org_ref: str, ids: tuple[int, ...], yes: bool) -> None:
         raise click.ClickException(
             "Okta believes the held changes were made. Repeat with --yes to discard them."
         )
-    count = 0
     with unit_of_work() as directory:
-        organization = directory.get_organization(org_ref)
-        for change in directory.held_changes(organization):
-            if not ids or change.id in ids:
-                directory.decide_change(change, "discarded")
-                count += 1
-        resumed = directory.stop_holding_if_done(organization)
+        organization_id = directory.get_organization(org_ref).id
+    count, resumed = discard_held(organization_id, list(ids) or None, actor="cli")
     explain(f"Discarded {count} change(s)." + (" Nothing is held any more." if resumed else ""))
 
 

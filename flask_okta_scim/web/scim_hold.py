@@ -142,3 +142,57 @@ def release_service(directory: t.Any, organization: t.Any) -> ScimService:
     base = (settings.base_url or "http://localhost").rstrip("/") + settings.scim_url_prefix
     store = SQLAlchemyScimStore(directory, organization, base_url=base)
     return ScimService(store, max_results=settings.max_page_size)
+
+
+def describe(change: t.Any) -> dict[str, t.Any]:
+    """A held change as the command line and the admin console show it (JSON)."""
+    return {
+        "id": str(change.id),
+        "at": change.created_at.isoformat(),
+        "actor": change.actor,
+        "method": change.method,
+        "resource": change.resource,
+        "resource_id": change.resource_id,
+        "reason": change.reason,
+        "password_dropped": change.password_dropped,
+        "status": change.status,
+        "outcome": change.outcome,
+    }
+
+
+def release_held(
+    organization_id: t.Any, ids: list[int] | None = None, *, actor: str
+) -> tuple[list[dict[str, t.Any]], bool]:
+    """Apply the organization's pending held changes (``ids`` only, if given), oldest first,
+    each in a unit of work of its own; return them as :func:`describe` shows them, and
+    whether the hold ended (nothing pending any more)."""
+    ext = current_app.extensions["okta_scim"]
+    done: list[dict[str, t.Any]] = []
+    while True:
+        with ext.directory(actor=actor).atomic() as directory:
+            organization = directory.get_organization(organization_id)
+            change = directory.next_pending_change(organization, ids)
+            if change is None:
+                break
+            outcome = replay(release_service(directory, organization), change)
+            directory.decide_change(change, "released", outcome)
+            done.append(describe(change))
+    with ext.directory(actor=actor).atomic() as directory:
+        resumed = directory.stop_holding_if_done(directory.get_organization(organization_id))
+    return done, bool(resumed)
+
+
+def discard_held(
+    organization_id: t.Any, ids: list[int] | None = None, *, actor: str
+) -> tuple[int, bool]:
+    """Drop the organization's pending held changes (``ids`` only, if given) without applying
+    them; return how many, and whether the hold ended."""
+    ext = current_app.extensions["okta_scim"]
+    with ext.directory(actor=actor).atomic() as directory:
+        organization = directory.get_organization(organization_id)
+        count = 0
+        for change in directory.held_changes(organization):
+            if not ids or change.id in ids:
+                directory.decide_change(change, "discarded")
+                count += 1
+        return count, bool(directory.stop_holding_if_done(organization))

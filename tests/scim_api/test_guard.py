@@ -271,3 +271,36 @@ def test_concurrent_deactivations_do_not_overshoot_the_threshold(app, scim, scim
     applied = [i for i in ids if not active(app, i)]
     assert len(applied) == 3
     assert len(held(app)["changes"]) == 7
+
+
+@pytest.mark.app_config(WTF_CSRF_ENABLED=True, **THREE)
+def test_the_admin_console_shows_held_changes_and_applies_them(app, scim):
+    from tests.app.test_admin_console import PREFIX
+    from tests.app.test_admin_console import post
+    from tests.app.test_admin_console import signed_in
+
+    ids = people(scim, 6)
+    for scim_id in ids[:5]:
+        deactivate(scim, scim_id)  # the fourth and fifth are held
+    with app.app_context(), okta.directory().atomic() as directory:
+        org = directory.get_organization("Acme")
+        ada, _ = directory.ensure_account("ada@acme.example")
+        ada.set_password("ada-pw")
+        directory.add_member(org, ada, role="admin")
+        org_id = org.id
+    admin = signed_in(app, "ada@acme.example")
+    screen = f"{PREFIX}/{org_id}/provisioning"
+    page = admin.get(screen).data.decode()
+    assert "Held changes" in page and "more than 3" in page
+    assert "p3@acme.example" in page and "p4@acme.example" in page
+    unconfirmed = post(admin, f"{screen}/held/discard", screen)
+    assert unconfirmed.status_code == 400 and active(app, ids[3])
+    applied = post(admin, f"{screen}/held/release", screen)
+    assert applied.status_code == 302, applied.data
+    assert not active(app, ids[3]) and not active(app, ids[4])
+    assert "Held changes" not in admin.get(screen).data.decode()
+    assert [a["action"] for a in actions(app, "provisioning")][-3:] == [
+        "provisioning.release",
+        "provisioning.release",
+        "provisioning.resumed",
+    ]

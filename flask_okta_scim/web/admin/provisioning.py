@@ -11,6 +11,11 @@ never in the session, ``Cache-Control: no-store``). Each of those forms
 carries a one-time value kept in the session: a reload, which sends the POST
 again, issues nothing and says so, instead of a second token that would cut
 off the one just copied.
+
+When the mass-deprovisioning guard holds the organization's destructive changes,
+**Held changes** says why and lists them; **Apply held changes** (``POST
+.../provisioning/held/release``) applies them in order, **Discard held changes**
+(``POST .../provisioning/held/discard``, with a confirmation box) drops them.
 """
 
 from __future__ import annotations
@@ -25,11 +30,14 @@ from flask import redirect
 from flask import session
 from flask import url_for
 from flask_wtf import FlaskForm
+from wtforms import BooleanField
 from wtforms import HiddenField
 
 from ..._current import extension
 from ...core.errors import NotReady
 from ...sqla.directory.connections import CONNECTED
+from ..scim_hold import discard_held
+from ..scim_hold import release_held
 from . import actor
 from . import bp
 from . import organization
@@ -66,6 +74,36 @@ def enable() -> t.Any:
 def rotate() -> t.Any:
     grace = timedelta(seconds=extension().settings.token_rotation_grace)
     return _issue(lambda directory: directory.rotate_token(organization(), grace))
+
+
+class DiscardForm(ActionForm):
+    confirm = BooleanField("Okta believes these changes were made: I will fix them in Okta")
+
+
+@bp.post("/<int:org_id>/provisioning/held/release")
+def release_held_changes() -> t.Any:
+    if not ActionForm().validate_on_submit():
+        return _page(400, error="The form expired: reload the page and try again.")
+    done, resumed = release_held(organization().id, actor=actor())
+    applied = sum(1 for c in done if c["outcome"] == "applied")
+    flash(
+        f"Applied {applied} of {len(done)} held change(s)."
+        + (" Provisioning runs as usual again." if resumed else "")
+    )
+    return redirect(url_for(".provisioning"))
+
+
+@bp.post("/<int:org_id>/provisioning/held/discard")
+def discard_held_changes() -> t.Any:
+    form = DiscardForm()
+    if not form.validate_on_submit() or not form.confirm.data:
+        return _page(400, error="Tick the box to confirm: Okta believes these changes were made.")
+    count, resumed = discard_held(organization().id, actor=actor())
+    flash(
+        f"Discarded {count} held change(s)."
+        + (" Provisioning runs as usual again." if resumed else "")
+    )
+    return redirect(url_for(".provisioning"))
 
 
 @bp.post("/<int:org_id>/provisioning/disable")
@@ -128,4 +166,26 @@ def _page(status: int = 200, *, token: str | None = None, error: str | None = No
         error=error,
         form=ActionForm(),
         issue_form=IssueForm(formdata=None, once=once),
+        held=directory.is_held(org),
+        held_changes=[_held_row(directory, org, c) for c in directory.held_changes(org)],
+        held_reason=_held_reason(directory, org),
+        discard_form=DiscardForm(formdata=None),
     )
+
+
+def _held_row(directory: t.Any, org: t.Any, change: t.Any) -> dict[str, t.Any]:
+    """A held change with the name of whom or what it is about."""
+    name = change.resource_id
+    if change.resource == "Users":
+        identity = directory.get_identity(org, change.resource_id)
+        name = identity.user_name if identity is not None else name
+    else:
+        group = extension().db.session.get(directory.models.group, change.resource_id)
+        team = group and extension().db.session.get(directory.models.team, group.team_id)
+        name = team.name if team is not None else name
+    return {"change": change, "name": name}
+
+
+def _held_reason(directory: t.Any, org: t.Any) -> str | None:
+    rows = directory.audit_log(org, limit=1, kind="provisioning.held")
+    return rows[0].detail.get("reason") if rows else None
