@@ -167,6 +167,9 @@ def seed_demo() -> None:
             "  3. Offboard: finance4 leaves (deactivated in Okta) and is detached at once; "
             "sign in as finance4@demo.example to see the refusal:\n"
             f"     {simulate % 'offboarding'}\n"
+            "  4. A mistaken mass unassignment: sixty deactivations at once; the guard holds "
+            "all but the first twenty, listed under Held changes on the Provisioning screen:\n"
+            f"     {simulate % 'mass-unassign'}\n"
             "  Other scenarios: reorg, mistaken-unlink (add --mode okta-put or entra for those "
             f"clients' forms). The SCIM token {token} is shown once; the SCIM base URL is "
             f"{settings.url(settings.scim_url_prefix)}",

@@ -60,7 +60,7 @@ def simulate(
     """Send SCENARIO's provisioning requests to ORG's SCIM API, as Okta sends them.
 
     SCENARIO is a shipped scenario (onboarding, reorg, offboarding,
-    mistaken-unlink) or a path to a YAML file. Each request
+    mistaken-unlink, mass-unassign) or a path to a YAML file. Each request
     goes through the SCIM API and its bearer token, exactly as Okta's would.
     Afterwards the scenario's expectations are checked against the directory:
     exit status 1 when one is not met. For demos and tests: it really

@@ -16,6 +16,7 @@ A scenario::
       no_teams: [Web]
       members: ["@web"]          # members of the organization, not disabled
       not_members: []            # not members of the organization
+      held: false                # whether the guard holds destructive changes
 
 Steps: ``assign``, ``deactivate``, ``reactivate`` (a person, a list or a set),
 ``update`` (``person`` and ``given_name``, ``family_name``, ``display_name``,
@@ -148,7 +149,7 @@ _REQUIRED = {
     "rename_group": {"group", "to"},
     "unlink_group": {"group", "delete"},
 }
-_EXPECT = {"teams", "no_teams", "members", "not_members"}
+_EXPECT = {"teams", "no_teams", "members", "not_members", "held"}
 
 
 def shipped() -> list[str]:
@@ -300,4 +301,10 @@ def check_expectations(
     for email in scenario.emails(expect.get("not_members") or [], domain):
         if email.lower() in members:
             problems.append(f"{email} should not be a member of the organization.")
+    if "held" in expect and bool(expect["held"]) != directory.is_held(organization):
+        problems.append(
+            "The guard should hold destructive changes."
+            if expect["held"]
+            else "The guard should not hold destructive changes."
+        )
     return problems

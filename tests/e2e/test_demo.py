@@ -1,7 +1,7 @@
 """``make demo`` in a real browser (issue 13): with nothing but the clone, a person signs in
 through the simulated Okta's page in headless Chromium, runs the printed provisioning
-scenarios and watches the teams appear in the admin console, and the offboarded person is
-refused at sign-in."""
+scenarios and watches the teams appear in the admin console, discards what the guard held of a
+mistaken mass unassignment, and the offboarded person is refused at sign-in."""
 
 from __future__ import annotations
 
@@ -73,6 +73,16 @@ def test_a_newcomer_watches_provisioning_change_the_sample_app(
         assert header.is_visible() and "managed by Okta" in header.inner_text()
     engineering = page.get_by_role("row", name=re.compile("^Engineering"))
     assert "engineer20@demo.example" in engineering.inner_text()
+
+    run(server, commands[2])  # a mistaken mass unassignment: the guard holds most of it
+    page.goto(teams_url.replace("/teams", "/provisioning"))
+    assert page.get_by_role("heading", name="Held changes").is_visible()
+    assert page.get_by_role("alert").filter(has_text="they are held, not applied").is_visible()
+    page.get_by_label("Okta believes these changes were made").check()
+    page.get_by_role("button", name="Discard held changes").click()
+    page.wait_for_load_state()
+    assert page.get_by_text(re.compile(r"Discarded \d+ held change")).is_visible()
+    assert page.get_by_role("heading", name="Held changes").count() == 0
 
     run(server, commands[1])  # offboarding: finance4 leaves
     leaver = context.browser.new_context() if context.browser else None

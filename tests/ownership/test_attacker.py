@@ -14,6 +14,7 @@ later password PATCH of an attached existing account is audited ``not_applied``.
 
 from __future__ import annotations
 
+import json
 import typing as t
 from dataclasses import dataclass
 
@@ -391,7 +392,10 @@ def test_b_renaming_its_user_to_a_persons_email_reveals_nothing_and_changes_noth
                 replace("emails", [{"value": target, "primary": True, "type": "work"}]),
             ),
         )
-        answers[target] = (r, audit_entries(app, b.org_id)[mark:])
+        # The entries name what b sent (its own user, the target): the same but for those.
+        entries = json.dumps(audit_entries(app, b.org_id)[mark:], sort_keys=True)
+        entries = entries.replace(target, "<target>").replace(f"{own}@bravo.example", "<own>")
+        answers[target] = (r, json.loads(entries))
         assert account_state(app, f"{own}@bravo.example") is not None  # its email stays
 
     (taken, taken_log), (free, free_log) = answers[ANN], answers["ghost@alpha.example"]

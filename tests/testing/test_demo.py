@@ -94,7 +94,7 @@ def test_make_demo_signs_in_through_the_simulated_okta_and_runs_scenarios(demo):
     # 2. The printed onboarding command provisions fifty people into three teams, and one of
     #    them signs in through Okta into the team Okta pushed.
     commands = re.findall(r"^ +\S*flask --app sample_app (okta-scim simulate .+)$", printed, re.M)
-    assert [c.split()[2] for c in commands] == ["onboarding", "offboarding"]
+    assert [c.split()[2] for c in commands] == ["onboarding", "offboarding", "mass-unassign"]
     onboarding = server.run(*shlex.split(commands[0]))
     assert onboarding.returncode == 0, onboarding.stderr
     assert "looks as the scenario expects" in onboarding.stderr

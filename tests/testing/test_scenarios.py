@@ -6,6 +6,7 @@ command's refusals: bad scenario files, missing or wrong tokens, unmet expectati
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing as t
 from pathlib import Path
 
@@ -68,8 +69,14 @@ def emails(prefix: str, count: int, width: int = 0) -> set[str]:
     }
 
 
-def test_the_four_scenarios_ship():
-    assert scenarios.shipped() == ["mistaken-unlink", "offboarding", "onboarding", "reorg"]
+def test_the_shipped_scenarios():
+    assert scenarios.shipped() == [
+        "mass-unassign",
+        "mistaken-unlink",
+        "offboarding",
+        "onboarding",
+        "reorg",
+    ]
     for name in scenarios.shipped():
         plan = scenarios.load(name)
         assert plan.title and plan.description and plan.expect
@@ -169,6 +176,28 @@ def test_restoring_before_the_new_push_lets_okta_link_the_old_team(app, acme, mo
     assert teams == {"Legal": emails("legal", 3)}
     assert [d["name"] for d in actions(app, acme, "team.create")] == ["Legal"]
     assert monitors_of(app, old) == 1  # what the team owned survived the mistake
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.app_config(
+    OKTA_SCIM_GUARD_DEACTIVATIONS=50,
+    OKTA_SCIM_GUARD_DEACTIVATION_PERCENT=20,
+    OKTA_SCIM_GUARD_TEAM_DELETIONS=10,
+)
+def test_mass_unassign_is_held_by_the_guard(app, acme, mode):
+    """The application's default thresholds: 20% of 100 members, never fewer than 20."""
+    result = simulate(app, acme, "mass-unassign", "--mode", mode)
+    assert result.exit_code == 0, result.output
+    _, members = state(app, acme)
+    gone = [
+        e for e in emails("support-team", 30, 2) | emails("sales-team", 30, 2) if e not in members
+    ]
+    assert len(gone) == 20  # the first twenty went through
+    assert len(members) == 80 and emails("staying", 40, 2) <= set(members)
+    out = okta_cli(app, "held", "list", str(acme.id))
+    assert len(json.loads(out.stdout)["changes"]) == 40
+    okta_cli(app, "held", "discard", str(acme.id), "--yes")
+    assert len(state(app, acme)[1]) == 80
 
 
 def test_a_scenario_runs_twice_as_okta_would_send_it_again(app, acme):
