@@ -18,8 +18,8 @@ from base64 import b64encode
 from flask import Flask
 from flask import current_app
 
-from flask_okta_scim.saml import parse_metadata
 from flask_okta_scim.testing import SimulatedIdP
+from flask_okta_scim.testing.organizations import trust
 from flask_okta_scim.testing.web import URL_PREFIX
 from flask_okta_scim.testing.web import init_simulator
 
@@ -91,16 +91,8 @@ def connect(organization: t.Any, admin_email: str) -> str | None:
     idp: SimulatedIdP | None = current_app.extensions.get("sample_simulated_okta")
     if idp is None:
         return None
-    found = parse_metadata(idp.metadata())
     with okta.directory(actor="seed-demo").atomic() as directory:
-        connection = directory.connect(organization)
-        directory.configure_connection(
-            connection,
-            idp_entity_id=found.entity_id,
-            idp_sso_url=found.sso_url,
-            certificates=found.certificates,
-        )
-        integration_id = connection.integration_id
+        integration_id = trust(directory, organization, idp).integration_id
     settings = okta.settings
     xml = idp.for_connection(
         integration_id, admin_email, base_url=settings.base_url, sso_prefix=settings.sso_url_prefix

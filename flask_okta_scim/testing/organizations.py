@@ -106,6 +106,20 @@ class ReadyOrganization:
         return client
 
 
+def trust(directory: t.Any, organization: t.Any, idp: SimulatedIdP) -> t.Any:
+    """Configure ``organization``'s connection from ``idp``'s metadata, as its admin pastes
+    Okta's metadata link; return the connection. Does not connect it; does not commit."""
+    found = parse_metadata(idp.metadata())
+    connection = directory.connect(organization)
+    directory.configure_connection(
+        connection,
+        idp_entity_id=found.entity_id,
+        idp_sso_url=found.sso_url,
+        certificates=found.certificates,
+    )
+    return connection
+
+
 def connect_simulator(
     app: Flask,
     organization: t.Any,
@@ -122,16 +136,9 @@ def connect_simulator(
     or outside any; commits.
     """
     okta = app.extensions["okta_scim"]
-    found = parse_metadata(idp.metadata())
     with app.app_context(), okta.directory(actor=actor).atomic() as directory:
         organization = directory.get_organization(getattr(organization, "id", organization))
-        connection = directory.connect(organization)
-        directory.configure_connection(
-            connection,
-            idp_entity_id=found.entity_id,
-            idp_sso_url=found.sso_url,
-            certificates=found.certificates,
-        )
+        connection = trust(directory, organization, idp)
         directory.mark_connected(connection)
         token = directory.enable_provisioning(organization) if provisioning else None
         return ReadyOrganization(

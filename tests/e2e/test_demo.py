@@ -8,30 +8,14 @@ from __future__ import annotations
 import re
 import shlex
 import typing as t
-from pathlib import Path
-
-import pytest
 
 from tests.e2e.browser import Trail
 from tests.sample_server import SampleServer
+from tests.testing.test_demo import demo  # noqa: F401  (the served demo, as make demo makes it)
 
 if t.TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
     from playwright.sync_api import Page
-
-
-@pytest.fixture
-def demo(tmp_path: Path) -> t.Iterator[tuple[SampleServer, str]]:
-    server = SampleServer(
-        f"sqlite:///{tmp_path / 'demo.sqlite'}",
-        tmp_path / "server.log",
-        env={"FLASK_SAMPLE_SIMULATED_OKTA": "1"},
-    )
-    server.ok("init-db")
-    seeded = server.run("seed-demo")
-    assert seeded.returncode == 0, seeded.stderr
-    with server:
-        yield server, seeded.stderr
 
 
 def sign_in(page: Page, url: str, email: str) -> int:
@@ -40,6 +24,7 @@ def sign_in(page: Page, url: str, email: str) -> int:
     assert page.get_by_role("heading", name="Simulated Okta").is_visible()
     with page.expect_response(lambda r: r.url.endswith("/acs")) as acs:
         page.get_by_role("button", name=f"Sign in as {email}").click()
+    page.wait_for_url(lambda url: "/simulated-okta/" not in url)  # the ACS's answer shown
     page.wait_for_load_state()
     return acs.value.status
 
@@ -51,7 +36,8 @@ def run(server: SampleServer, command: str) -> None:
 
 
 def test_a_newcomer_watches_provisioning_change_the_sample_app(
-    demo: tuple[SampleServer, str], context: BrowserContext
+    demo: tuple[SampleServer, str],  # noqa: F811  (the fixture imported above)
+    context: BrowserContext,
 ) -> None:
     server, printed = demo
     sign_in_url = re.search(r"Sign in through 'Okta': (\S+)", printed).group(1)

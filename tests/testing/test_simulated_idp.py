@@ -11,6 +11,7 @@ from flask import Flask
 
 from flask_okta_scim.saml.metadata import parse_metadata
 from flask_okta_scim.testing import SimulatedIdP
+from flask_okta_scim.testing.organizations import trust
 from sample_app.models import okta
 from tests.conftest import BASE_URL
 from tests.saml_idp import me
@@ -28,16 +29,9 @@ def simulator() -> SimulatedIdP:
 
 def organization_trusting(app: Flask, name: str, idp: SimulatedIdP) -> str:
     """An organization whose connection was configured from ``idp``'s metadata, with JIT."""
-    found = parse_metadata(idp.metadata())
     with app.app_context(), okta.directory().atomic() as directory:
         org = directory.create_organization(name)
-        connection = directory.connect(org)
-        directory.configure_connection(
-            connection,
-            idp_entity_id=found.entity_id,
-            idp_sso_url=found.sso_url,
-            certificates=found.certificates,
-        )
+        connection = trust(directory, org, idp)
         domain = name.lower() + ".example"
         directory.add_team_domain(directory.create_team(org, "Everyone"), domain)
         return t.cast(str, connection.integration_id)
