@@ -58,22 +58,26 @@ def guarded(
     waiting = directory.has_pending_change(organization, scim_id)
     if not waiting and not _may_destroy(resource, verb):
         return handler(service, scim_id=scim_id)
-    directory.lock_guard(organization)
-    waiting = waiting or directory.has_pending_change(organization, scim_id)
     mark = len(directory.actions)
     savepoint = directory.session.begin_nested()
     answer = handler(service, scim_id=scim_id)
     destructive = [a for a in directory.actions[mark:] if a in DEACTIVATIONS + TEAM_DELETIONS]
+    if not (waiting or destructive):  # an Okta PUT that leaves active as it was
+        savepoint.commit()
+        return answer
+    # Decide one request at a time per organization: each counts what the ones before it
+    # committed, so concurrent requests cannot overshoot a threshold together.
+    directory.lock_guard(organization)
+    waiting = waiting or directory.has_pending_change(organization, scim_id)
     tripped = False
     reason: str | None = None
     if waiting:
         reason = "held behind an earlier held change of the same resource"
-    elif destructive:
-        if directory.is_held(organization):
-            reason = "the organization's destructive changes are held"
-        else:
-            reason = directory.guard_trips(organization, destructive)
-            tripped = reason is not None
+    elif directory.is_held(organization):
+        reason = "the organization's destructive changes are held"
+    else:
+        reason = directory.guard_trips(organization, destructive)
+        tripped = reason is not None
     if reason is None:
         savepoint.commit()
         return answer
