@@ -169,8 +169,20 @@ def release_held(
 ) -> tuple[list[dict[str, t.Any]], bool]:
     """Apply the organization's pending held changes (``ids`` only, if given), oldest first,
     each in a unit of work of its own; return them as :func:`describe` shows them, and
-    whether the hold ended (nothing pending any more)."""
+    whether the hold ended (nothing pending any more).
+
+    A change given by id brings the earlier pending changes of the same person or group
+    with it, so that they apply in the order Okta sent them.
+    """
     ext = current_app.extensions["okta_scim"]
+    if ids:
+        with ext.directory(actor=actor).atomic() as directory:
+            pending = directory.held_changes(directory.get_organization(organization_id))
+            last = {}  # resource id -> the newest change of it asked for
+            for change in pending:
+                if change.id in ids:
+                    last[change.resource_id] = change.id
+            ids = [c.id for c in pending if c.id <= last.get(c.resource_id, -1)]
     done: list[dict[str, t.Any]] = []
     while True:
         with ext.directory(actor=actor).atomic() as directory:

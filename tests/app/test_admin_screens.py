@@ -134,6 +134,7 @@ def test_a_quarantined_team_is_listed_and_restored_by_the_admin(app, org, admin)
         team = directory.get_team(directory.get_organization(org), ops)
         assert not directory.is_quarantined(team)
         assert [a.email for a in directory.team_members(team)] == ["ada@acme.example"]
+        assert not directory.managed_by_okta(team)  # a team of the host's stays the host's
     again = post(admin, f"{teams}/{ops}/restore", teams)
     assert again.status_code == 400 and b"is not quarantined" in again.data
 

@@ -304,3 +304,28 @@ def test_the_admin_console_shows_held_changes_and_applies_them(app, scim):
         "provisioning.release",
         "provisioning.resumed",
     ]
+
+
+@pytest.mark.app_config(**THREE)
+def test_releasing_one_change_brings_the_earlier_ones_of_that_person(app, scim):
+    ids = people(scim, 6)
+    for scim_id in ids[:5]:
+        deactivate(scim, scim_id)  # the fourth and fifth are held
+    scim.patch(
+        f"/Users/{ids[3]}", patch_body({"op": "replace", "value": {"displayName": "Renamed"}})
+    )
+    changes = held(app)["changes"]
+    rename = next(
+        c
+        for c in changes
+        if c["method"] == "PATCH" and c["resource_id"] == ids[3] and c is not changes[0]
+    )
+    released = json.loads(okta_cli_ok(app, "held", "release", "Acme", rename["id"]))
+    assert [(c["resource_id"], c["outcome"]) for c in released] == [
+        (ids[3], "applied"),
+        (ids[3], "applied"),
+    ]
+    user = scim.get(f"/Users/{ids[3]}").get_json(force=True)
+    assert user["active"] is False and user["displayName"] == "Renamed"
+    assert active(app, ids[4])  # another person's held change stays held
+    assert [c["resource_id"] for c in held(app)["changes"]] == [ids[4]]

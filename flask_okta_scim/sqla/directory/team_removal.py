@@ -36,6 +36,7 @@ from ...config import TEAM_DELETION_POLICIES
 from ...core.errors import Conflict
 from ...core.errors import NotFound
 from ...core.text import fold
+from .._sql import chunks
 from ..mixins import utcnow
 from ..models import unlinked_group_of
 from .base import bump_version
@@ -110,6 +111,7 @@ class TeamRemoval(Groups):
         if group is not None:
             snapshot = {
                 "id": group.id,
+                "managed": bool(group.managed),
                 "external_id": group.external_id,
                 "identity_ids": sorted(
                     self.session.scalars(select(gm.identity_id).where(gm.group_id == group.id))
@@ -179,29 +181,40 @@ class TeamRemoval(Groups):
         snapshot = record.group or {}
         row = unlinked_group_of(team)
         if snapshot.get("id") and self.session.get(g, snapshot["id"]) is None:
-            row.update(id=snapshot["id"], managed=True, external_id=snapshot.get("external_id"))
+            row.update(
+                id=snapshot["id"],
+                managed=bool(snapshot.get("managed", True)),
+                external_id=snapshot.get("external_id"),
+            )
         group = g(**row)
         self.session.add(group)
         self.session.delete(record)
         self._flush()
-        ident = self.models.identity
-        identity_ids = list(
-            self.session.scalars(
+        ident, m = self.models.identity, self.models.membership
+        identity_ids: list[str] = []
+        for batch in chunks(snapshot.get("identity_ids") or []):
+            identity_ids += self.session.scalars(
                 select(ident.id).where(
-                    ident.id.in_(snapshot.get("identity_ids") or []),
+                    ident.id.in_(batch),
                     ident.organization_id == team.organization_id,
                     ident.deleted_at.is_(None),
                 )
             )
-        )
         if identity_ids:
             self.session.execute(
                 gm.__table__.insert(),
                 [{"group_id": group.id, "identity_id": i} for i in identity_ids],
             )
-        members = [m for m, _ in self.members(organization) if m.id in set(record.member_ids)]
-        members = [m for m in members if not self.is_disabled(m)]
-        added = self.add_team_members(team, members)
+        still: list[t.Any] = []  # those still members of the organization
+        for batch in chunks(list(record.member_ids or [])):
+            still += self.session.scalars(
+                select(m.account_id).where(
+                    m.organization_id == team.organization_id, m.account_id.in_(batch)
+                )
+            )
+        added = self.add_team_members(
+            team, [a for a in self._accounts(still) if not self.is_disabled(a)]
+        )
         self._bump_identities(self._member_identity_ids(team))
         bump_version(group)
         self.audit(organization, "team.restore", "team", team.id, name=team.name)
