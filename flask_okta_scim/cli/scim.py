@@ -9,6 +9,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .._current import extension
+from ..web.scim_hold import arm
+from ..web.scim_hold import describe
 from ._common import emit
 from ._common import explain
 from ._common import reports_errors
@@ -20,17 +22,24 @@ scim = AppGroup("scim", help="Turn SCIM provisioning on or off and manage its be
 
 @scim.command("enable")
 @click.argument("org_ref", metavar="ORG")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Answer Okta's writes and plan them, apply nothing until 'scim arm'.",
+)
 @reports_errors
-def enable(org_ref: str) -> None:
+def enable(org_ref: str, dry_run: bool) -> None:
     """Turn provisioning on for ORG and print its bearer token (shown this once only).
 
     ORG needs a connected Okta single sign-on first, and ``OKTA_SCIM_BASE_URL``
-    must be set (the SCIM base URL to give Okta is built from it).
+    must be set (the SCIM base URL to give Okta is built from it). With
+    ``--dry-run``, every write Okta sends is answered as it would be and recorded
+    as planned (``scim plan``), and nothing is applied until ``scim arm``.
     """
     require_base_url("scim enable")
     with unit_of_work() as directory:
         organization = directory.get_organization(org_ref)
-        token = directory.enable_provisioning(organization)
+        token = directory.enable_provisioning(organization, dry_run=dry_run)
     settings = extension().settings
     explain(
         f"Provisioning is on for {organization.name!r}. In Okta's Provisioning tab use the "
@@ -126,3 +135,45 @@ def status(org_ref: str) -> None:
                 ],
             }
         )
+
+
+@scim.command("plan")
+@click.argument("org_ref", metavar="ORG")
+@reports_errors
+def plan(org_ref: str) -> None:
+    """Print the changes ORG's dry run planned, in order, as JSON (and whether it is on)."""
+    with unit_of_work() as directory:
+        organization = directory.get_organization(org_ref)
+        emit(
+            {
+                "dry_run": directory.is_dry_run(organization),
+                "changes": [
+                    describe(c) for c in directory.held_changes(organization, status="planned")
+                ],
+            }
+        )
+
+
+@scim.command("arm")
+@click.argument("org_ref", metavar="ORG")
+@click.option("--discard-plan", is_flag=True, help="Drop the planned changes instead.")
+@reports_errors
+def arm_(org_ref: str, discard_plan: bool) -> None:
+    """End ORG's dry run: apply its planned changes in order (each once), then apply
+    Okta's requests as they come. Prints what came of each as JSON.
+
+    With ``--discard-plan`` the planned changes are dropped: Okta was told they
+    were made, so push again from Okta (Push Now, or reapply assignments).
+    """
+    with unit_of_work() as directory:
+        organization = directory.get_organization(org_ref)
+        if not directory.is_dry_run(organization):
+            raise click.ClickException(f"{organization.name!r} is not in dry run.")
+        if discard_plan:
+            for change in directory.held_changes(organization, status="planned"):
+                directory.decide_change(change, "discarded")
+            directory.set_dry_run(organization, False)
+        organization_id = organization.id
+    done = [] if discard_plan else arm(organization_id, actor="cli")
+    emit(done)
+    explain(f"Provisioning applies Okta's requests now ({len(done)} planned change(s) applied).")

@@ -8,11 +8,37 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+#: Ids a replay must give the resources it creates again: ``{"user": id}`` or ``{"group": id}``.
+_forced: ContextVar[dict[str, str] | None] = ContextVar("okta_scim_forced_id", default=None)
 
 
 def new_scim_id() -> str:
     """Return a new opaque SCIM resource id (a random UUID, RFC 7643 §3.1)."""
     return str(uuid.uuid4())
+
+
+@contextmanager
+def forced_scim_id(kind: str, value: str) -> Iterator[None]:
+    """Inside the block, the next new ``kind`` (``"user"`` or ``"group"``) gets ``value``.
+
+    For replaying a planned create with the id it was answered with (dry run).
+    Only :func:`take_forced_scim_id` reads it, once.
+    """
+    token = _forced.set({kind: value})
+    try:
+        yield
+    finally:
+        _forced.reset(token)
+
+
+def take_forced_scim_id(kind: str) -> str | None:
+    """The id :func:`forced_scim_id` set for the next new ``kind``, once; else ``None``."""
+    forced = _forced.get()
+    return forced.pop(kind, None) if forced else None
 
 
 _INTEGRATION_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"

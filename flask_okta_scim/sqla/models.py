@@ -28,6 +28,7 @@ from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
 from sqlalchemy import delete
 from sqlalchemy import event
+from sqlalchemy import false
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
@@ -38,6 +39,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 from ..core.ids import new_scim_id
+from ..core.ids import take_forced_scim_id
 from ..core.text import fold
 from .mapping import host_columns
 from .mixins import utcnow
@@ -321,6 +323,10 @@ def define_models(
         guard_held_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
         guard_released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
         provisioning_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+        # Provisioning in dry run: SCIM writes answered and planned, not applied, until armed.
+        provisioning_dry_run: Mapped[bool] = mapped_column(
+            Boolean, default=False, server_default=false()
+        )
         connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
         created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
         updated_at: Mapped[datetime] = mapped_column(
@@ -514,7 +520,9 @@ def _keep_groups_with_teams(models: Models) -> None:
 
     @event.listens_for(models.team, "after_insert")
     def _team_inserted(mapper: t.Any, connection: t.Any, team: t.Any) -> None:
-        connection.execute(insert(group).values(**unlinked_group_of(team)))
+        values = unlinked_group_of(team)
+        values["id"] = take_forced_scim_id("group") or values["id"]
+        connection.execute(insert(group).values(**values))
 
     @event.listens_for(models.team, "after_update")
     def _team_updated(mapper: t.Any, connection: t.Any, team: t.Any) -> None:

@@ -40,7 +40,9 @@ from ..scim.service import ScimService
 from ..scim.service import preconditions
 from ..sqla.scim_store import SQLAlchemyScimStore
 from .scim_guard import bearer_token
+from .scim_hold import as_planned
 from .scim_hold import guarded
+from .scim_hold import planned
 from .scim_request import json_body
 from .scim_request import names
 from .scim_request import query_args
@@ -189,6 +191,8 @@ class ScimView(MethodView):
     #: ``"Users"`` or ``"Groups"`` for the views of one resource, whose writes the
     #: mass-deprovisioning guard watches (:mod:`.scim_hold`).
     resource: str | None = None
+    #: ``"Users"`` or ``"Groups"`` for the collections, whose POSTs a dry run plans.
+    collection: str | None = None
 
     def dispatch_request(self, **kwargs: t.Any) -> ResponseReturnValue:
         verb = "get" if request.method == "HEAD" else request.method.lower()
@@ -199,6 +203,18 @@ class ScimView(MethodView):
         for attempt in range(1, RUNS + 1):
             try:
                 with directory.atomic():
+                    kind = self.resource or self.collection
+                    organization = service.store.organization  # type: ignore[attr-defined]
+                    if kind and verb.upper() in WRITES and directory.is_dry_run(organization):
+                        return t.cast(
+                            ResponseReturnValue,
+                            planned(kind, verb, handler, service, directory, **kwargs),
+                        )
+                    if self.resource and verb == "get" and directory.is_dry_run(organization):
+                        return t.cast(
+                            ResponseReturnValue,
+                            as_planned(handler, service, directory, **kwargs),
+                        )
                     if self.resource and verb in ("put", "patch", "delete"):
                         return t.cast(
                             ResponseReturnValue,
@@ -248,6 +264,7 @@ def _authenticate() -> tuple[ScimService, t.Any]:
 
 class UsersView(ScimView):
     allowed = "Use GET or POST on /Users."
+    collection = "Users"
 
     def get(self, service: ScimService) -> Response:
         return _list(service, query_args(), USER)
@@ -277,6 +294,7 @@ class UserView(ScimView):
 
 class GroupsView(ScimView):
     allowed = "Use GET or POST on /Groups."
+    collection = "Groups"
 
     def get(self, service: ScimService) -> Response:
         return _list(service, query_args(), GROUP)

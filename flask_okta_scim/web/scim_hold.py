@@ -16,6 +16,7 @@ a request that runs again after a deadlock).
 
 from __future__ import annotations
 
+import json
 import logging
 import typing as t
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from flask import request
 
 from .. import signals
 from ..core import errors as directory_errors
+from ..core.ids import forced_scim_id
 from ..logs import log
 from ..scim import errors
 from ..scim.service import ScimService
@@ -118,6 +120,8 @@ def replay(service: ScimService, change: t.Any) -> str:
     came of it (``"applied"``, or why not). ``If-Match`` is not checked again: the change
     was answered as done."""
     calls: dict[tuple[str, str], Callable[[], t.Any]] = {
+        ("Users", "POST"): lambda: _created_as(change, "user", service.create_user),
+        ("Groups", "POST"): lambda: _created_as(change, "group", service.create_group),
         ("Users", "PUT"): lambda: service.replace_user(change.resource_id, change.body, None),
         ("Users", "PATCH"): lambda: service.patch_user(change.resource_id, change.body, None),
         ("Users", "DELETE"): lambda: service.delete_user(change.resource_id, None),
@@ -137,6 +141,109 @@ def replay(service: ScimService, change: t.Any) -> str:
         return f"not applied: {getattr(e, 'detail', None) or e}"
     savepoint.commit()
     return "applied"
+
+
+def _created_as(change: t.Any, kind: str, create: Callable[[t.Any], t.Any]) -> t.Any:
+    """Create what a planned ``POST`` created, with the id it was answered with."""
+    with forced_scim_id(kind, change.resource_id):
+        return create(change.body)
+
+
+def planned(
+    resource: str,
+    verb: str,
+    handler: Handler,
+    service: ScimService,
+    directory: t.Any,
+    **kwargs: t.Any,
+) -> t.Any:
+    """Dry run: answer a write as it would be answered, record it as planned, apply nothing.
+
+    The answer is computed inside a savepoint, on top of the planned changes of
+    every resource the request names (its own id, and the ids in its body,
+    transitively): so that Okta's next requests about a user it was told was
+    created (a PATCH, a group push with it as a member) are answered as they will
+    be once armed. Writes are planned one at a time per organization.
+    """
+    organization = service.store.organization  # type: ignore[attr-defined]
+    directory.lock_guard(organization)
+    raw = request.get_data(cache=True)
+    body = json_body() if raw.strip() else None
+    scim_id = kwargs.get("scim_id")
+    savepoint = directory.session.begin_nested()
+    try:
+        _apply_planned(service, directory, organization, raw, scim_id)
+        answer = handler(service, **kwargs)
+    finally:
+        savepoint.rollback()
+    if scim_id is None:  # a POST: the id it was answered with
+        scim_id = t.cast(t.Any, answer).get_json(force=True)["id"]
+    directory.hold_change(
+        organization,
+        method=request.method,
+        resource=resource,
+        resource_id=scim_id,
+        body=body,
+        if_match=request.headers.get("If-Match"),
+        reason="dry run",
+        status="planned",
+    )
+    return answer
+
+
+def as_planned(handler: Handler, service: ScimService, directory: t.Any, scim_id: str) -> t.Any:
+    """Dry run: read a user or group as it will be once the plan is applied (its planned
+    changes applied in a savepoint, then rolled back)."""
+    organization = service.store.organization  # type: ignore[attr-defined]
+    if scim_id not in directory.planned_ids(organization):
+        return handler(service, scim_id=scim_id)
+    savepoint = directory.session.begin_nested()
+    try:
+        _apply_planned(service, directory, organization, b"", scim_id)
+        return handler(service, scim_id=scim_id)
+    finally:
+        savepoint.rollback()
+
+
+def _apply_planned(
+    service: ScimService, directory: t.Any, organization: t.Any, raw: bytes, scim_id: str | None
+) -> None:
+    """Apply, in order, the planned changes of the resources ``raw`` and ``scim_id`` name."""
+    known = directory.planned_ids(organization)
+    if not known:
+        return
+    text = raw.decode("utf-8", "replace")
+    wanted = {i for i in known if i == scim_id or i in text}
+    seen: set[str] = set()
+    while wanted - seen:
+        seen |= wanted
+        for change in directory.planned_for(organization, wanted):
+            body = json.dumps(change.body) if change.body is not None else ""
+            wanted |= {i for i in known if i in body}
+    for change in directory.planned_for(organization, seen):
+        replay(service, change)
+
+
+def arm(organization_id: t.Any, *, actor: str) -> list[dict[str, t.Any]]:
+    """End a dry run: apply the planned changes, in order, each once, then apply requests as
+    they come. Returns them as :func:`describe` shows them (``outcome``: applied, or why
+    not). A write planned while this runs is applied too: the dry run ends only once
+    nothing planned is left, under the lock the planning takes."""
+    ext = current_app.extensions["okta_scim"]
+    done: list[dict[str, t.Any]] = []
+    while True:
+        with ext.directory(actor=actor).atomic() as directory:
+            organization = directory.get_organization(organization_id)
+            change = directory.next_pending_change(organization, status="planned")
+            if change is None:
+                directory.lock_guard(organization)
+                if directory.next_pending_change(organization, status="planned") is None:
+                    directory.set_dry_run(organization, False)
+                    return done
+                continue
+            outcome = replay(release_service(directory, organization), change)
+            directory.decide_change(change, "applied", outcome)
+            done.append(describe(change))
 
 
 def release_service(directory: t.Any, organization: t.Any) -> ScimService:

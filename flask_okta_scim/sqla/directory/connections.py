@@ -237,12 +237,13 @@ class Connections(Certificates):
         )
         return True
 
-    def enable_provisioning(self, organization: t.Any) -> str:
+    def enable_provisioning(self, organization: t.Any, *, dry_run: bool = False) -> str:
         """Turn SCIM provisioning on and return a new bearer token, the only time it is shown.
 
         Requires a *connected* Okta connection (docs/directory.rst): raises
         :class:`NotReady` otherwise, or if provisioning is already on (rotate
-        the token instead). Does not commit.
+        the token instead). With ``dry_run``, SCIM writes are answered and
+        planned, not applied, until :meth:`arm` (:mod:`.guard`). Does not commit.
         """
         connection = self.get_connection(organization)
         if connection is None or connection.status != CONNECTED:
@@ -253,8 +254,11 @@ class Connections(Certificates):
         if connection.provisioning_enabled:
             raise NotReady("Provisioning is already on; use rotate-token for a new token.")
         connection.provisioning_enabled = True
+        connection.provisioning_dry_run = dry_run
         token = self._issue_token(organization)
-        self.audit(organization, "scim.enable", "connection", connection.integration_id)
+        self.audit(
+            organization, "scim.enable", "connection", connection.integration_id, dry_run=dry_run
+        )
         return token
 
     def rotate_token(self, organization: t.Any, grace: timedelta) -> str:

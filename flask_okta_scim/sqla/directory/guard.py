@@ -175,11 +175,14 @@ class ProvisioningGuard(Connections):
         body: t.Any,
         if_match: str | None,
         reason: str,
+        status: str = "pending",
     ) -> t.Any:
         """Record a SCIM write instead of applying it; return the record.
 
-        A ``password`` anywhere in ``body`` is dropped (never stored); the record
-        says so. Audited as ``provisioning.hold``. Does not commit.
+        ``status`` is ``pending`` (held by the guard) or ``planned`` (dry run). A
+        ``password`` anywhere in ``body`` is dropped (never stored); the record
+        says so. Audited as ``provisioning.hold`` or ``provisioning.plan``. Does
+        not commit.
         """
         body, dropped = _without_passwords(body)
         change = self.models.held_change(
@@ -192,13 +195,13 @@ class ProvisioningGuard(Connections):
             if_match=if_match,
             reason=reason[:200],
             password_dropped=dropped,
-            status="pending",
+            status=status,
         )
         self.session.add(change)
         self.session.flush()
         self.audit(
             organization,
-            "provisioning.hold",
+            "provisioning.plan" if status == "planned" else "provisioning.hold",
             resource.lower().rstrip("s"),
             resource_id,
             change=change.id,
@@ -231,10 +234,13 @@ class ProvisioningGuard(Connections):
             where.append(h.status == status)
         return list(self.session.scalars(select(h).where(*where).order_by(h.id)))
 
-    def next_pending_change(self, organization: t.Any, ids: Iterable[int] | None = None) -> t.Any:
-        """The oldest pending held change (of ``ids`` only, if given), locked; or ``None``."""
+    def next_pending_change(
+        self, organization: t.Any, ids: Iterable[int] | None = None, *, status: str = "pending"
+    ) -> t.Any:
+        """The oldest held change (of ``ids`` only, if given) of that ``status`` (``planned``
+        for a dry run's), locked; or ``None``."""
         h = self.models.held_change
-        where = [h.organization_id == organization.id, h.status == "pending"]
+        where = [h.organization_id == organization.id, h.status == status]
         if ids is not None:
             where.append(h.id.in_(list(ids)))
         return self.session.scalar(
@@ -247,7 +253,11 @@ class ProvisioningGuard(Connections):
         change.decided_at = utcnow()
         change.decided_by = self.actor
         change.outcome = (outcome or "")[:500] or None
-        action = {"released": "provisioning.release", "discarded": "provisioning.discard"}[status]
+        action = {
+            "released": "provisioning.release",
+            "discarded": "provisioning.discard",
+            "applied": "provisioning.apply",
+        }[status]
         self.audit(
             change.organization_id,
             action,
@@ -255,6 +265,60 @@ class ProvisioningGuard(Connections):
             change.resource_id,
             change=change.id,
             outcome=change.outcome,
+        )
+
+    # -- dry run -------------------------------------------------------------------------
+
+    def is_dry_run(self, organization: t.Any) -> bool:
+        """Whether ``organization``'s SCIM writes are planned, not applied (dry run)."""
+        c = self.models.connection
+        return bool(
+            self.session.scalar(
+                select(c.provisioning_dry_run).where(c.organization_id == organization.id)
+            )
+        )
+
+    def set_dry_run(self, organization: t.Any, on: bool) -> None:
+        """Put provisioning in dry run, or take it out (without applying anything: see
+        :func:`flask_okta_scim.web.scim_hold.arm`). Audited. Does not commit."""
+        connection = self.get_connection(organization)
+        if connection is None or bool(connection.provisioning_dry_run) == on:
+            return
+        connection.provisioning_dry_run = on
+        self.audit(
+            organization,
+            "provisioning.dry_run" if on else "provisioning.armed",
+            "connection",
+            connection.integration_id,
+        )
+
+    def planned_ids(self, organization: t.Any) -> set[str]:
+        """The resource ids that planned changes of ``organization`` concern."""
+        h = self.models.held_change
+        return set(
+            self.session.scalars(
+                select(h.resource_id).where(
+                    h.organization_id == organization.id, h.status == "planned"
+                )
+            )
+        )
+
+    def planned_for(self, organization: t.Any, resource_ids: Iterable[str]) -> list[t.Any]:
+        """The planned changes of these resources, in the order they came."""
+        h = self.models.held_change
+        ids = list(resource_ids)
+        if not ids:
+            return []
+        return list(
+            self.session.scalars(
+                select(h)
+                .where(
+                    h.organization_id == organization.id,
+                    h.status == "planned",
+                    h.resource_id.in_(ids),
+                )
+                .order_by(h.id)
+            )
         )
 
     def stop_holding_if_done(self, organization: t.Any) -> bool:

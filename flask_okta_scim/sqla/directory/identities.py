@@ -13,6 +13,7 @@ from ...core.emails import normalize_email
 from ...core.errors import Conflict
 from ...core.errors import InvalidValue
 from ...core.ids import new_scim_id
+from ...core.ids import take_forced_scim_id
 from ...core.text import fold
 from ..mixins import utcnow
 from .base import _short
@@ -136,7 +137,7 @@ class Identities(SearchKeys):
             return existing, False
 
         identity = self.models.identity(
-            id=new_scim_id(),
+            id=take_forced_scim_id("user") or new_scim_id(),
             organization_id=organization.id,
             active=False,
             version=1,

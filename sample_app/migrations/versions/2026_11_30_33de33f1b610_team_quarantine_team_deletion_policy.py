@@ -1,5 +1,5 @@
 """flask-okta-scim's safety net: quarantined teams, a team-deletion policy per organization,
-the mass-deprovisioning guard's held changes and thresholds.
+the mass-deprovisioning guard's held changes and thresholds, provisioning in dry run.
 
 Revision ID: 33de33f1b610
 Revises: e1e59ccc5a9a
@@ -49,6 +49,14 @@ def upgrade() -> None:
 
     with op.batch_alter_table("okta_scim_connection", schema=None) as batch_op:
         batch_op.add_column(sa.Column("team_deletion", sa.String(length=20), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "provisioning_dry_run",
+                sa.Boolean(),
+                server_default=sa.false(),
+                nullable=False,
+            )
+        )
 
     op.create_table(
         "okta_scim_held_change",
@@ -91,7 +99,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for column in ("guard_released_at", "guard_held_at", "guard", "team_deletion"):
+    for column in (
+        "guard_released_at",
+        "guard_held_at",
+        "guard",
+        "provisioning_dry_run",
+        "team_deletion",
+    ):
         op.drop_column("okta_scim_connection", column)  # in place on both databases
 
     with op.batch_alter_table("okta_scim_held_change", schema=None) as batch_op:

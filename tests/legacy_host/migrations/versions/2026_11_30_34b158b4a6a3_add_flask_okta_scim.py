@@ -93,6 +93,7 @@ def upgrade() -> None:
         sa.Column("guard_held_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("guard_released_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("provisioning_enabled", sa.Boolean(), nullable=False),
+        sa.Column("provisioning_dry_run", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("connected_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
