@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing as t
 
+import pytest
 from flask import Flask
 from sqlalchemy import func
 from sqlalchemy import select
@@ -122,3 +124,40 @@ def test_discarding_the_plan_applies_nothing(app):
     assert plan(app, org) == {"dry_run": False, "changes": []}
     again = okta_cli(app, "scim", "arm", str(org.id))
     assert again.exit_code == 1 and "not in dry run" in again.stderr
+
+
+@pytest.mark.app_config(WTF_CSRF_ENABLED=True)
+def test_the_admin_console_turns_a_dry_run_on_shows_the_plan_and_arms_it(app):
+    from tests.app.test_admin_console import PREFIX
+    from tests.app.test_admin_console import csrf
+    from tests.app.test_admin_console import post
+    from tests.app.test_admin_console import signed_in
+
+    org = ready_organization(app, "Acme", TestIdP(), domains=[DOMAIN], provisioning=False)
+    with app.app_context(), okta.directory().atomic() as directory:
+        ada, _ = directory.ensure_account(f"ada@{DOMAIN}")
+        ada.set_password("ada-pw")
+        directory.add_member(directory.get_organization(org.id), ada, role="admin")
+    admin = signed_in(app, f"ada@{DOMAIN}")
+    screen = f"{PREFIX}/{org.id}/provisioning"
+    page = admin.get(screen)
+    once = re.search(rb'name="once" type="hidden" value="([^"]+)"', page.data).group(1).decode()
+    enabled = admin.post(
+        f"{screen}/enable", data={"csrf_token": csrf(page), "once": once, "dry_run": "y"}
+    )
+    assert enabled.status_code == 200, enabled.data
+    token = re.search(rb'id="bearer-token"[^>]*value="([^"]+)"', enabled.data).group(1).decode()
+    client = dataclasses.replace(org, token=token).scim()
+    scenarios.load("offboarding").run(client, DOMAIN)
+    shown = admin.get(screen).data.decode()
+    assert "Dry run: Okta" in shown and f"finance1@{DOMAIN}" in shown
+    assert counts(app)["identities"] == 0
+    armed = post(admin, f"{screen}/arm", screen)
+    assert armed.status_code == 302
+    assert "Dry run: Okta" not in admin.get(screen).data.decode()
+    with app.app_context():
+        directory = okta.directory()
+        problems = scenarios.check_expectations(
+            scenarios.load("offboarding"), directory, directory.get_organization(org.id), DOMAIN
+        )
+    assert problems == []

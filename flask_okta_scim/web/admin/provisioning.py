@@ -12,6 +12,9 @@ carries a one-time value kept in the session: a reload, which sends the POST
 again, issues nothing and says so, instead of a second token that would cut
 off the one just copied.
 
+With **Dry run first** ticked, Enable turns provisioning on in dry run: the
+screen then lists the planned changes, and **Apply the plan and go live**
+(``POST .../provisioning/arm``) applies them and ends the dry run.
 When the mass-deprovisioning guard holds the organization's destructive changes,
 **Held changes** says why and lists them; **Apply held changes** (``POST
 .../provisioning/held/release``) applies them in order, **Discard held changes**
@@ -36,6 +39,7 @@ from wtforms import HiddenField
 from ..._current import extension
 from ...core.errors import NotReady
 from ...sqla.directory.connections import CONNECTED
+from ..scim_hold import arm
 from ..scim_hold import discard_held
 from ..scim_hold import release_held
 from . import actor
@@ -58,6 +62,7 @@ class IssueForm(ActionForm):
     answer (which re-sends the POST) issues no second token and cuts nobody off."""
 
     once = HiddenField()
+    dry_run = BooleanField("Dry run first: plan Okta's changes, apply them when I say so")
 
 
 @bp.get("/<int:org_id>/provisioning")
@@ -67,7 +72,20 @@ def provisioning() -> t.Any:
 
 @bp.post("/<int:org_id>/provisioning/enable")
 def enable() -> t.Any:
-    return _issue(lambda directory: directory.enable_provisioning(organization()))
+    dry_run = bool(IssueForm().dry_run.data)
+    return _issue(lambda directory: directory.enable_provisioning(organization(), dry_run=dry_run))
+
+
+@bp.post("/<int:org_id>/provisioning/arm")
+def arm_provisioning() -> t.Any:
+    if not ActionForm().validate_on_submit():
+        return _page(400, error="The form expired: reload the page and try again.")
+    if not extension().directory().is_dry_run(organization()):
+        return redirect(url_for(".provisioning"))
+    done = arm(organization().id, actor=actor())
+    applied = sum(1 for c in done if c["outcome"] == "applied")
+    flash(f"Applied {applied} of {len(done)} planned change(s). Provisioning is live.")
+    return redirect(url_for(".provisioning"))
 
 
 @bp.post("/<int:org_id>/provisioning/rotate")
@@ -169,20 +187,23 @@ def _page(status: int = 200, *, token: str | None = None, error: str | None = No
         held=directory.is_held(org),
         held_changes=[_held_row(directory, org, c) for c in directory.held_changes(org)],
         held_reason=_held_reason(directory, org),
+        dry_run=directory.is_dry_run(org),
+        plan=[_held_row(directory, org, c) for c in directory.held_changes(org, status="planned")],
         discard_form=DiscardForm(formdata=None),
     )
 
 
 def _held_row(directory: t.Any, org: t.Any, change: t.Any) -> dict[str, t.Any]:
     """A held change with the name of whom or what it is about."""
-    name = change.resource_id
+    body = change.body if isinstance(change.body, dict) else {}
+    name = str(body.get("userName") or body.get("displayName") or change.resource_id)
     if change.resource == "Users":
         identity = directory.get_identity(org, change.resource_id)
         name = identity.user_name if identity is not None else name
     else:
         group = extension().db.session.get(directory.models.group, change.resource_id)
         team = group and extension().db.session.get(directory.models.team, group.team_id)
-        name = team.name if team is not None else name
+        name = team.name if team else name
     return {"change": change, "name": name}
 
 
