@@ -87,16 +87,7 @@ def guarded(
     del directory.actions[mark:]
     if tripped:
         directory.start_holding(organization, reason)
-    body = json_body() if request.get_data(cache=True).strip() else None
-    change = directory.hold_change(
-        organization,
-        method=request.method,
-        resource=resource,
-        resource_id=scim_id,
-        body=body,
-        if_match=request.headers.get("If-Match"),
-        reason=reason,
-    )
+    change = _record(directory, organization, resource, scim_id, reason, "pending")
     if tripped:
         log(
             "scim.held",
@@ -168,7 +159,6 @@ def planned(
     organization = service.store.organization  # type: ignore[attr-defined]
     directory.lock_guard(organization)
     raw = request.get_data(cache=True)
-    body = json_body() if raw.strip() else None
     scim_id = kwargs.get("scim_id")
     savepoint = directory.session.begin_nested()
     try:
@@ -178,17 +168,24 @@ def planned(
         savepoint.rollback()
     if scim_id is None:  # a POST: the id it was answered with
         scim_id = t.cast(t.Any, answer).get_json(force=True)["id"]
-    directory.hold_change(
+    _record(directory, organization, resource, scim_id, "dry run", "planned")
+    return answer
+
+
+def _record(
+    directory: t.Any, organization: t.Any, resource: str, scim_id: str, reason: str, status: str
+) -> t.Any:
+    """Record the current request as a held (``pending``) or ``planned`` change."""
+    return directory.hold_change(
         organization,
         method=request.method,
         resource=resource,
         resource_id=scim_id,
-        body=body,
+        body=json_body() if request.get_data(cache=True).strip() else None,
         if_match=request.headers.get("If-Match"),
-        reason="dry run",
-        status="planned",
+        reason=reason,
+        status=status,
     )
-    return answer
 
 
 def as_planned(handler: Handler, service: ScimService, directory: t.Any, scim_id: str) -> t.Any:
