@@ -199,7 +199,6 @@ class SimulatedSCIMClient:
         self.token = token
         self.mode = mode
         self.log: list[Sent] = []
-        self.people: dict[str, Person] = {}
         self.user_ids: dict[str, str] = {}
         self.group_ids: dict[str, str] = {}
         self.group_members: dict[str, list[str]] = {}
@@ -309,7 +308,6 @@ class SimulatedSCIMClient:
         """
         given, family = _names_from(email)
         person = Person(email, given_name or given, family_name or family, dict(extra))
-        self.people[email.lower()] = person
         found = self._filter("Users", f'userName eq "{email}"')
         if found:
             self.user_ids[email.lower()] = found[0]["id"]

@@ -204,13 +204,11 @@ class ScimView(MethodView):
             try:
                 with directory.atomic():
                     kind = self.resource or self.collection
-                    organization = service.store.organization  # type: ignore[attr-defined]
-                    if kind and verb.upper() in WRITES and directory.is_dry_run(organization):
-                        return t.cast(
-                            ResponseReturnValue,
-                            planned(kind, verb, handler, service, directory, **kwargs),
-                        )
-                    if self.resource and verb == "get" and directory.is_dry_run(organization):
+                    if kind and verb.upper() in WRITES and directory.dry_run_seen:
+                        answer = planned(kind, verb, handler, service, directory, **kwargs)
+                        if answer is not None:  # None: the dry run ended meanwhile
+                            return t.cast(ResponseReturnValue, answer)
+                    elif self.resource and verb == "get" and directory.dry_run_seen:
                         return t.cast(
                             ResponseReturnValue,
                             as_planned(handler, service, directory, **kwargs),

@@ -154,10 +154,14 @@ def planned(
     every resource the request names (its own id, and the ids in its body,
     transitively): so that Okta's next requests about a user it was told was
     created (a PATCH, a group push with it as a member) are answered as they will
-    be once armed. Writes are planned one at a time per organization.
+    be once armed. Writes are planned one at a time per organization, under the
+    lock :func:`arm` takes to end the dry run: returns ``None``, planning nothing,
+    when the dry run ended since the token was checked (apply the write then).
     """
     organization = service.store.organization  # type: ignore[attr-defined]
     directory.lock_guard(organization)
+    if not directory.is_dry_run(organization):
+        return None
     raw = request.get_data(cache=True)
     scim_id = kwargs.get("scim_id")
     savepoint = directory.session.begin_nested()

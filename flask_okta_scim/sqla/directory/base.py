@@ -135,6 +135,8 @@ class DirectoryBase:
         self.guard_defaults = dict(guard or GUARD_DEFAULTS)
         #: The audit actions recorded through this directory, in order (what a unit did).
         self.actions: list[str] = []
+        #: Whether the organization of the last authenticated SCIM token was in dry run.
+        self.dry_run_seen = False
 
     @contextmanager
     def atomic(self: _D) -> Iterator[_D]:

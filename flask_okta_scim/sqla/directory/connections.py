@@ -314,21 +314,22 @@ class Connections(Certificates):
 
         Valid means: known, not revoked, not expired, and the organization's
         provisioning is on. The first use of a rotated-in token retires the
-        older ones. Does not commit.
+        older ones. Sets :attr:`dry_run_seen` to whether the organization's
+        provisioning was in dry run (read in the same query). Does not commit.
         """
         if not token or len(token) > 512:
             return None
         presented = hash_token(token)
         tok, c, org = self.models.scim_token, self.models.connection, self.models.organization
         found = self.session.execute(
-            select(tok, org, c.provisioning_enabled)
+            select(tok, org, c.provisioning_enabled, c.provisioning_dry_run)
             .join(c, c.organization_id == tok.organization_id)
             .join(org, org.id == tok.organization_id)
             .where(tok.token_hash == presented)
         ).first()
         if found is None:
             return None
-        row, organization, enabled = found
+        row, organization, enabled, dry_run = found
         if not hmac.compare_digest(row.token_hash, presented) or not enabled:
             return None
         now = utcnow()
@@ -349,6 +350,7 @@ class Connections(Certificates):
         last = _aware(row.last_used_at)
         if last is None or now - last > _LAST_USED_RESOLUTION:
             row.last_used_at = now
+        self.dry_run_seen = bool(dry_run)
         return organization, row
 
     def _issue_token(self, organization: t.Any) -> str:

@@ -49,6 +49,8 @@ from . import render
 
 #: Audit entries listed under "last errors" and "not applied".
 RECENT = 10
+#: Held or planned changes listed (each with the name of whom it is about).
+LISTED = 100
 #: Where the session keeps the one-time value of the next Enable or Rotate (not a secret).
 ISSUE_KEY = "_okta_scim_issue"
 
@@ -162,6 +164,8 @@ def _page(status: int = 200, *, token: str | None = None, error: str | None = No
     directory = ext.directory()
     org = organization()
     connection = directory.get_connection(org)
+    held = directory.held_changes(org)
+    plan = directory.held_changes(org, status="planned")
     failures = [
         r for r in directory.audit_log(org, limit=200, kind="scim") if r.outcome == "failure"
     ]
@@ -185,10 +189,12 @@ def _page(status: int = 200, *, token: str | None = None, error: str | None = No
         form=ActionForm(),
         issue_form=IssueForm(formdata=None, once=once),
         held=directory.is_held(org),
-        held_changes=[_held_row(directory, org, c) for c in directory.held_changes(org)],
+        held_changes=[_held_row(directory, org, c) for c in held[:LISTED]],
+        held_count=len(held),
         held_reason=_held_reason(directory, org),
         dry_run=directory.is_dry_run(org),
-        plan=[_held_row(directory, org, c) for c in directory.held_changes(org, status="planned")],
+        plan=[_held_row(directory, org, c) for c in plan[:LISTED]],
+        plan_count=len(plan),
         discard_form=DiscardForm(formdata=None),
     )
 
