@@ -28,7 +28,6 @@ from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
 from sqlalchemy import delete
 from sqlalchemy import event
-from sqlalchemy import false
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
@@ -43,6 +42,7 @@ from ..core.ids import take_forced_scim_id
 from ..core.text import fold
 from .mapping import host_columns
 from .mixins import utcnow
+from .models_sso import define_sso_models
 
 
 def utcnow_ms() -> datetime:
@@ -91,6 +91,9 @@ class Models:
       and, unless the host's account model maps ``disabled_at``, when it was disabled.
     - ``team_quarantine``: teams set aside after Okta deleted their group, until a purge.
     - ``held_change``: SCIM writes the mass-deprovisioning guard held for an admin.
+    - ``sp_key``: the service provider's own key pairs (signing requests, decrypting
+      assertions), per connection or for the whole application; private keys encrypted.
+    - ``logout``: single logouts an IdP asked for, which end the sessions it vouched for.
     """
 
     account: t.Any
@@ -112,6 +115,8 @@ class Models:
     account_control: t.Any
     team_quarantine: t.Any
     held_change: t.Any
+    sp_key: t.Any
+    logout: t.Any
     #: Which of the models above are the host's.
     host_roles: frozenset[str] = frozenset({"account", "organization", "team"})
     #: The host's optional attributes the extension uses, as ``(role, attribute)``
@@ -298,63 +303,7 @@ def define_models(
         )
         created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    class OktaScimConnection(base):  # type: ignore[misc]
-        __tablename__ = f"{p}connection"
-        id: Mapped[int] = mapped_column(primary_key=True)
-        organization_id = mapped_column(
-            ForeignKey(organization_fk, ondelete="CASCADE"), unique=True
-        )
-        integration_id: Mapped[str] = mapped_column(String(64), unique=True)
-        status: Mapped[str] = mapped_column(String(20), default="pending")
-        idp_entity_id: Mapped[str | None] = mapped_column(String(1024))
-        idp_sso_url: Mapped[str | None] = mapped_column(String(2048))
-        idp_certificates: Mapped[list[str]] = mapped_column(JSON, default=list)
-        metadata_url: Mapped[str | None] = mapped_column(String(2048))
-        allow_idp_initiated: Mapped[bool] = mapped_column(Boolean, default=True)
-        # Operator override: trust expired (never weak) IdP certificates (docs/security.rst).
-        allow_expired_certificate: Mapped[bool] = mapped_column(Boolean, default=False)
-        # Only sessions vouched for by this connection's IdP may act in the organization.
-        require_sso: Mapped[bool] = mapped_column(Boolean, default=False)
-        # What Okta deleting a pushed group does to its team; NULL: the host's default.
-        team_deletion: Mapped[str | None] = mapped_column(String(20))
-        # The mass-deprovisioning guard: thresholds chosen for this organization (NULL:
-        # the host's), since when destructive changes are held, when they were last released.
-        guard: Mapped[dict[str, t.Any] | None] = mapped_column(JSON)
-        guard_held_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-        guard_released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-        provisioning_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-        # Provisioning in dry run: SCIM writes answered and planned, not applied, until armed.
-        provisioning_dry_run: Mapped[bool] = mapped_column(
-            Boolean, default=False, server_default=false()
-        )
-        connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-        updated_at: Mapped[datetime] = mapped_column(
-            DateTime(timezone=True), default=utcnow, onupdate=utcnow
-        )
-
-    class OktaScimAuthnRequest(base):  # type: ignore[misc]
-        # An SP-initiated sign-in in progress: the AuthnRequest ID, the browser
-        # that started it (hash of a cookie), where to go afterwards. In the
-        # database so that any process can finish the sign-in.
-        __tablename__ = f"{p}authn_request"
-        id: Mapped[str] = mapped_column(String(128), primary_key=True)
-        connection_id = mapped_column(
-            ForeignKey(f"{p}connection.id", ondelete="CASCADE"), index=True
-        )
-        browser_key: Mapped[str] = mapped_column(String(64), index=True)
-        next_path: Mapped[str | None] = mapped_column(String(2048))
-        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-        expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-
-    class OktaScimAssertionSeen(base):  # type: ignore[misc]
-        # The replay cache: assertion IDs already used, kept until they expire.
-        __tablename__ = f"{p}assertion_seen"
-        connection_id = mapped_column(
-            ForeignKey(f"{p}connection.id", ondelete="CASCADE"), primary_key=True
-        )
-        assertion_id: Mapped[str] = mapped_column(String(256), primary_key=True)
-        expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    sso = define_sso_models(base, p, organization_fk)
 
     class OktaScimToken(base):  # type: ignore[misc]
         __tablename__ = f"{p}token"
@@ -473,9 +422,11 @@ def define_models(
         identity_email=OktaScimIdentityEmail,
         group=OktaScimGroup,
         group_member=OktaScimGroupMember,
-        connection=OktaScimConnection,
-        authn_request=OktaScimAuthnRequest,
-        assertion_seen=OktaScimAssertionSeen,
+        connection=sso.connection,
+        authn_request=sso.authn_request,
+        assertion_seen=sso.assertion_seen,
+        sp_key=sso.sp_key,
+        logout=sso.logout,
         scim_token=OktaScimToken,
         audit=OktaScimAudit,
         domain=OktaScimDomain,

@@ -86,6 +86,12 @@ def upgrade() -> None:
         sa.Column("idp_certificates", sa.JSON(), nullable=False),
         sa.Column("metadata_url", sa.String(length=2048), nullable=True),
         sa.Column("allow_idp_initiated", sa.Boolean(), nullable=False),
+        sa.Column("idp_slo_url", sa.String(length=2048), nullable=True),
+        sa.Column("sign_requests", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("encrypt_assertions", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("metadata_checked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("metadata_error", sa.String(length=1000), nullable=True),
+        sa.Column("retiring_certificates", sa.JSON(), nullable=True),
         sa.Column("allow_expired_certificate", sa.Boolean(), nullable=False),
         sa.Column("require_sso", sa.Boolean(), nullable=False),
         sa.Column("team_deletion", sa.String(length=20), nullable=True),
@@ -212,6 +218,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=128), nullable=False),
         sa.Column("connection_id", sa.Integer(), nullable=True),
         sa.Column("browser_key", sa.String(length=64), nullable=False),
+        sa.Column("purpose", sa.String(length=10), server_default="sign_in", nullable=False),
         sa.Column("next_path", sa.String(length=2048), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
@@ -350,6 +357,57 @@ def upgrade() -> None:
             batch_op.f("ix_okta_scim_team_quarantine_purge_after"), ["purge_after"], unique=False
         )
 
+    op.create_table(
+        "okta_scim_logout",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("connection_id", sa.Integer(), nullable=False),
+        sa.Column("name_key", sa.String(length=64), nullable=False),
+        sa.Column("session_index", sa.String(length=256), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["connection_id"], ["okta_scim_connection.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("okta_scim_logout", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_okta_scim_logout_expires_at"), ["expires_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_okta_scim_logout_person", ["connection_id", "name_key"], unique=False
+        )
+
+    op.create_table(
+        "okta_scim_sp_key",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("connection_id", sa.Integer(), nullable=True),
+        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("certificate", sa.Text(), nullable=False),
+        sa.Column("private_key", sa.Text(), nullable=False),
+        sa.Column("fingerprint", sa.String(length=100), nullable=False),
+        sa.Column("not_after", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("activated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["connection_id"], ["okta_scim_connection.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("okta_scim_sp_key", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_okta_scim_sp_key_connection_id"), ["connection_id"], unique=False
+        )
+        batch_op.create_index(
+            "uq_okta_scim_sp_key_state",
+            ["connection_id", "state"],
+            unique=True,
+            sqlite_where=sa.text("state <> 'retired'"),
+            postgresql_where=sa.text("state <> 'retired'"),
+        )
+
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(
@@ -362,6 +420,20 @@ def downgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("deactivated_at")
 
+    with op.batch_alter_table("okta_scim_sp_key", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_okta_scim_sp_key_state",
+            sqlite_where=sa.text("state <> 'retired'"),
+            postgresql_where=sa.text("state <> 'retired'"),
+        )
+        batch_op.drop_index(batch_op.f("ix_okta_scim_sp_key_connection_id"))
+
+    op.drop_table("okta_scim_sp_key")
+    with op.batch_alter_table("okta_scim_logout", schema=None) as batch_op:
+        batch_op.drop_index("ix_okta_scim_logout_person")
+        batch_op.drop_index(batch_op.f("ix_okta_scim_logout_expires_at"))
+
+    op.drop_table("okta_scim_logout")
     with op.batch_alter_table("okta_scim_held_change", schema=None) as batch_op:
         batch_op.drop_index("ix_okta_scim_held_change_resource")
 
