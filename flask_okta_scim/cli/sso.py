@@ -84,6 +84,10 @@ def connect(org_ref: str) -> None:
 )
 @click.option("--entity-id", help="Okta's Identity Provider Issuer (entity ID).")
 @click.option(
+    "--slo-url",
+    help="Okta's Identity Provider Single Logout URL (by hand; metadata brings its own).",
+)
+@click.option(
     "--allow-expired-certificate",
     is_flag=True,
     help="Trust the IdP's certificates even once expired (never weak ones), for an IdP "
@@ -98,6 +102,7 @@ def configure(
     sso_url: str | None,
     certificates: tuple[Path, ...],
     entity_id: str | None,
+    slo_url: str | None,
     allow_expired_certificate: bool,
 ) -> None:
     """Set the IdP of ORG: from Okta's metadata link, or by hand (SSO URL + certificate).
@@ -111,6 +116,8 @@ def configure(
     ``--allow-expired-certificate``.
     """
     chosen = [bool(metadata_url), bool(metadata_file), bool(sso_url or certificates)]
+    if slo_url and not chosen[2]:
+        raise click.UsageError("--slo-url goes with --sso-url: metadata brings its own.")
     if sum(chosen) != 1:
         raise click.UsageError(
             "Give exactly one of --metadata-url, --metadata-file, or --sso-url with --certificate."
@@ -121,10 +128,8 @@ def configure(
     try:
         if metadata_url:
             found = fetch_metadata(metadata_url, allow_private=settings.metadata_allow_private)
-            entity, sso_target, certs = found.entity_id, found.sso_url, found.certificates
         elif metadata_file:
             found = parse_metadata(metadata_file.read_bytes())
-            entity, sso_target, certs = found.entity_id, found.sso_url, found.certificates
         else:
             if not sso_url or not certificates:
                 raise click.UsageError("--sso-url needs at least one --certificate.")
@@ -132,8 +137,8 @@ def configure(
                 raise click.UsageError(
                     "--entity-id is needed for a sign-on URL that is not Okta's."
                 )
-            found = idp_by_hand(sso_url, [_read(path) for path in certificates], entity_id)
-            entity, sso_target, certs = found.entity_id, found.sso_url, found.certificates
+            found = idp_by_hand(sso_url, [_read(path) for path in certificates], entity_id, slo_url)
+        entity, sso_target, certs = found.entity_id, found.sso_url, found.certificates
     except MetadataError as e:
         raise click.ClickException(str(e)) from None
     with unit_of_work() as directory:
@@ -145,6 +150,7 @@ def configure(
             certificates=certs,
             metadata_url=metadata_url,
             allow_expired_certificate=allow_expired_certificate,
+            idp_slo_url=found.slo_url,
         )
         warning_days = settings.certificate_warning_days
         warnings = _certificate_warnings(connection, warning_days)

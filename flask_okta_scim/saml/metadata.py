@@ -40,10 +40,12 @@ class IdpMetadata:
     #: The signing certificates, base64 bodies; readable, but not judged (see
     #: :func:`~flask_okta_scim.saml.certificates.check_certificate`).
     certificates: list[str]
+    #: The HTTP-Redirect ``SingleLogoutService`` URL, or ``None`` when the IdP lists none.
+    slo_url: str | None = None
 
 
 def parse_metadata(xml: str | bytes) -> IdpMetadata:
-    """Read the entity ID, the HTTP-Redirect SSO URL and the signing certificates.
+    """Read the entity ID, the HTTP-Redirect SSO and SLO URLs and the signing certificates.
 
     Documents with a DOCTYPE or entities are refused by python3-saml's parser.
     Does not check a metadata signature (Okta does not sign its metadata).
@@ -68,7 +70,8 @@ def parse_metadata(xml: str | bytes) -> IdpMetadata:
             "The IdP metadata needs an entityID, an HTTP-Redirect SingleSignOnService "
             "and a signing certificate."
         )
-    return IdpMetadata(entity_id=idp["entityId"], sso_url=sso, certificates=certs)
+    slo = (idp.get("singleLogoutService") or {}).get("url") or None
+    return IdpMetadata(entity_id=idp["entityId"], sso_url=sso, certificates=certs, slo_url=slo)
 
 
 @dataclass(frozen=True)
@@ -333,7 +336,12 @@ def okta_entity_id(sso_url: str) -> str | None:
     return f"http://www.okta.com/{match['app']}" if match else None
 
 
-def idp_by_hand(sso_url: str, certificates: list[str], entity_id: str | None = None) -> IdpMetadata:
+def idp_by_hand(
+    sso_url: str,
+    certificates: list[str],
+    entity_id: str | None = None,
+    slo_url: str | None = None,
+) -> IdpMetadata:
     """What an admin typed instead of a metadata link: the sign-on URL and PEM certificates.
 
     The entity ID may be left out for an Okta sign-on URL
@@ -359,4 +367,9 @@ def idp_by_hand(sso_url: str, certificates: list[str], entity_id: str | None = N
     entity = (entity_id or "").strip() or okta_entity_id(sso_url) or ""
     if not entity:
         raise MetadataError("The IdP's entity ID is needed for a sign-on URL that is not Okta's.")
-    return IdpMetadata(entity_id=entity, sso_url=sso_url, certificates=bodies)
+    slo_url = (slo_url or "").strip() or None
+    if slo_url is not None and (
+        not slo_url.startswith(("https://", "http://")) or len(slo_url) > MAX_URL_LENGTH
+    ):
+        raise MetadataError("The single logout URL must be an http(s) URL.")
+    return IdpMetadata(entity_id=entity, sso_url=sso_url, certificates=bodies, slo_url=slo_url)

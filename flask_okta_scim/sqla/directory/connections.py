@@ -118,8 +118,9 @@ class Connections(Certificates):
         certificates: list[str],
         metadata_url: str | None = None,
         allow_expired_certificate: bool = False,
+        idp_slo_url: str | None = None,
     ) -> None:
-        """Set the IdP's entity ID, SSO URL and signing certificates (all of them, for rollover).
+        """Set the IdP's entity ID, SSO URL, signing certificates (all, for rollover), SLO URL.
 
         Every certificate must be readable, have a strong key (RSA of 2048
         bits or more, EC on P-256 or larger) and be valid now:
@@ -129,11 +130,15 @@ class Connections(Certificates):
         lets sign-ins trust expired certificates; configuring again without
         it turns it off. No override admits a weak key.
 
-        A *pending* connection becomes *configured*; a *connected* one stays
-        connected. Does not check that the IdP answers. Does not commit.
+        ``idp_slo_url`` is the IdP's Single Logout URL (``None``: no single
+        logout); the certificates kept for a rollover by a metadata refresh are
+        forgotten. A *pending* connection becomes *configured*; a *connected*
+        one stays connected. Does not check that the IdP answers. Does not commit.
         """
         if not idp_entity_id or not idp_sso_url.startswith(("https://", "http://")):
             raise InvalidValue("The IdP needs an entity ID and an http(s) sign-on URL.")
+        if idp_slo_url is not None and not idp_slo_url.startswith(("https://", "http://")):
+            raise InvalidValue("The IdP's single logout URL must be an http(s) URL.")
         if not certificates:
             raise InvalidValue("At least one IdP signing certificate is needed.")
         allow_expired = bool(allow_expired_certificate)
@@ -142,6 +147,8 @@ class Connections(Certificates):
         connection.idp_sso_url = idp_sso_url
         connection.idp_certificates = list(certificates)
         connection.metadata_url = metadata_url
+        connection.idp_slo_url = idp_slo_url or None
+        connection.retiring_certificates = None
         connection.allow_expired_certificate = allow_expired
         if connection.status != CONNECTED:
             connection.status = CONFIGURED
@@ -154,6 +161,7 @@ class Connections(Certificates):
             certificates=len(certificates),
             fingerprints=[info.fingerprint for info in checked],
             metadata_url=metadata_url,
+            slo_url=idp_slo_url,
             allow_expired_certificate=allow_expired,
         )
 

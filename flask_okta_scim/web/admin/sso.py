@@ -103,6 +103,7 @@ def configure() -> t.Any:
                     idp_sso_url=idp.sso_url,
                     certificates=idp.certificates,
                     metadata_url=metadata_url,
+                    idp_slo_url=idp.slo_url,
                 )
                 directory.set_allow_idp_initiated(connection, form.allow_idp_initiated.data)
         except DirectoryError as e:
