@@ -21,6 +21,7 @@ from .config import Settings
 from .config import load_settings
 from .logs import log
 from .passwords import hash_password as default_hash_password
+from .saml.keys import KeyVault
 from .sqla.directory import Directory
 from .sqla.models import Models
 from .sqla.models import define_models
@@ -214,6 +215,24 @@ class OktaSCIM:
     def sign_in_budgets(self) -> SignInBudgets:
         """The current application's budgets for refused and started sign-ins."""
         return self._current().sign_in_budgets
+
+    def sp_key_vault(self) -> KeyVault:
+        """What seals and opens the SP's private keys.
+
+        Made of ``OKTA_SCIM_SP_KEY_SECRETS``, else of ``SECRET_KEY``.
+
+        Raises :class:`RuntimeError` when neither is set.
+        """
+        secrets: list[str | bytes] = list(self.settings.sp_key_secrets)
+        if not secrets:
+            key = current_app.secret_key
+            if not key:
+                raise RuntimeError(
+                    "SP key pairs are sealed with OKTA_SCIM_SP_KEY_SECRETS (or SECRET_KEY): "
+                    "set one of them."
+                )
+            secrets = [key]
+        return KeyVault(secrets)
 
     def directory(self, *, actor: str = "system") -> Directory:
         """Return a :class:`~flask_okta_scim.sqla.Directory` on the host's ``db.session``.

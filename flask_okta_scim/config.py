@@ -111,6 +111,9 @@ class ConfigKeys:
     #: The template the admin console's pages extend (its ``content`` block); by
     #: default a plain page of the extension's.
     ADMIN_LAYOUT = "OKTA_SCIM_ADMIN_LAYOUT"
+    #: Secrets that seal the SP's private keys in the database: a list, the first
+    #: seals, every one opens (rotation). Empty: derived from ``SECRET_KEY``.
+    SP_KEY_SECRETS = "OKTA_SCIM_SP_KEY_SECRETS"
 
 
 #: The team-deletion policies (``OKTA_SCIM_TEAM_DELETION``, and per organization).
@@ -152,6 +155,7 @@ DEFAULTS: dict[str, t.Any] = {
     ConfigKeys.GUARD_TEAM_DELETIONS: 10,
     ConfigKeys.ADMIN_URL_PREFIX: "/okta-scim/admin",
     ConfigKeys.ADMIN_LAYOUT: "okta_scim/admin/_standalone.html",
+    ConfigKeys.SP_KEY_SECRETS: [],
 }
 
 
@@ -206,6 +210,7 @@ class Settings:
     guard: dict[str, int]
     admin_url_prefix: str
     admin_layout: str
+    sp_key_secrets: tuple[str, ...] = ()
 
     def resolver(self) -> Resolver:
         """The DNS resolver that domain checks use."""
@@ -296,6 +301,7 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
         },
         admin_url_prefix=_prefix(config, ConfigKeys.ADMIN_URL_PREFIX),
         admin_layout=_template(config, ConfigKeys.ADMIN_LAYOUT),
+        sp_key_secrets=_secrets(config, ConfigKeys.SP_KEY_SECRETS),
     )
 
 
@@ -357,6 +363,17 @@ def _prefix(config: Mapping[str, t.Any], key: str) -> str:
             f"{key} must not end with '/' or contain '//', '?', '#' or blanks, got {value!r}."
         )
     return value
+
+
+def _secrets(config: Mapping[str, t.Any], key: str) -> tuple[str, ...]:
+    value = config.get(key) or ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{key} must be a list of secret strings (the first seals).")
+    secrets = tuple(item for item in items if item)
+    if any(len(item) < 16 for item in secrets):
+        raise ConfigError(f"{key}: each secret needs at least 16 characters.")
+    return secrets
 
 
 def _template(config: Mapping[str, t.Any], key: str) -> str:

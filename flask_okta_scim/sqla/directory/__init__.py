@@ -12,7 +12,9 @@ domains) ‚Üê :mod:`.groups` (the IdP's member lists behind Okta-managed teams) ‚
 builds on teams; :mod:`.connections` (Okta connections, SCIM tokens, sign-ins in
 progress, the replay cache) on :mod:`.certificates` (the IdP certificates'
 checks), on the base; :mod:`.sign_in` (the ACS's decisions)
-on JIT and connections. :class:`Directory` is all of them.
+on JIT and connections; :mod:`.sp_keys` (the SP's key pairs and the options
+that use them: signed requests, encrypted assertions) on the base.
+:class:`Directory` is all of them.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from .identities import UNSET
 from .identities import Identities
 from .sign_in import SignIn
 from .sign_in import SignIns
+from .sp_keys import SamlOptions
 
 __all__ = ["UNSET", "Directory", "SignIn"]
 
 
-class Directory(SignIns, Identities, ProvisioningGuard):
+class Directory(SignIns, Identities, ProvisioningGuard, SamlOptions):
     """Accounts, organizations, teams and provisioned identities of one database session.
 
     Get one from :meth:`flask_okta_scim.OktaSCIM.directory` inside an
