@@ -72,7 +72,7 @@ _ID = "ID"
 _BASE64_BLANKS = re.compile(rb"[ \t\r\n]+")
 
 # Evaluated by libxml2: no Python work per element of a padded document.
-_NAMESPACES = {"ds": NS_DS}
+_NAMESPACES = {"ds": NS_DS, "saml": "urn:oasis:names:tc:SAML:2.0:assertion"}
 _count_elements = etree.XPath("count(//*)")
 #: Any element at depth MAX_DEPTH + 1 (the root is at depth 1).
 _too_deep = etree.XPath("boolean(/*" + "/*" * MAX_DEPTH + ")")
@@ -82,8 +82,10 @@ _forbidden = etree.XPath(
 _ids = etree.XPath(f"//@{_ID}")
 _signatures = etree.XPath("//ds:Signature", namespaces=_NAMESPACES)
 _nested_signatures = etree.XPath("boolean(//ds:Signature//ds:Signature)", namespaces=_NAMESPACES)
+# An encrypted assertion's ds:KeyInfo is checked by saml.encryption, not here.
 _outside_signatures = etree.XPath(
-    "//ds:*[not(ancestor-or-self::ds:Signature)]", namespaces=_NAMESPACES
+    "//ds:*[not(ancestor-or-self::ds:Signature) and not(ancestor::saml:EncryptedAssertion)]",
+    namespaces=_NAMESPACES,
 )
 
 
@@ -101,7 +103,7 @@ def decode_response(raw: str) -> bytes:
         raise SamlError("SAMLResponse is not base64", status=400) from None
 
 
-def check_signatures(xml: bytes) -> None:
+def check_signatures(xml: bytes) -> etree._Element:
     """Refuse (:class:`SamlError`, 400) any document whose signatures xmlsec should not run.
 
     The document must parse without a DOCTYPE, stay within :data:`MAX_DEPTH`
@@ -117,7 +119,9 @@ def check_signatures(xml: bytes) -> None:
     XSLT or XPath.
 
     This does not verify any signature, nor say which elements must be
-    signed: python3-saml does that afterwards, on the same bytes.
+    signed: python3-saml does that afterwards, on the same bytes. Returns the
+    parsed document. An ``EncryptedAssertion``'s content is left to
+    :func:`~flask_okta_scim.saml.encryption.check_encrypted_assertion`.
     """
     root = _parse(xml)
     if _count_elements(root) > MAX_ELEMENTS:
@@ -140,6 +144,12 @@ def check_signatures(xml: bytes) -> None:
         _refuse(f"{stray[0].tag} outside a signature")
     for signature in signatures:
         _check_signature(signature)
+    return root
+
+
+def parse(xml: bytes) -> etree._Element:
+    """Parse ``xml`` without a DTD, entities or the network; :class:`SamlError` (400) if bad."""
+    return _parse(xml)
 
 
 def _parse(xml: bytes) -> etree._Element:
@@ -311,4 +321,5 @@ __all__ = [
     "TRANSFORMS",
     "check_signatures",
     "decode_response",
+    "parse",
 ]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import typing as t
+from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -19,16 +21,25 @@ from urllib.parse import urlencode
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
+from lxml import etree
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
+from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
+from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from ..core.emails import normalize_email
 from ..core.errors import InvalidValue
+from .encryption import check_encrypted_assertion
+from .encryption import decrypt_assertion
+from .encryption import encrypted_assertions
+from .encryption import keys_to_try
+from .encryption import verify_response_signature
 from .errors import SamlError
 from .guard import check_signatures
 from .guard import decode_response
+from .settings import certificate_body
 
 #: Keep assertion IDs this long past their NotOnOrAfter (python3-saml allows 300 s of drift).
 REPLAY_MARGIN = timedelta(seconds=300)
@@ -83,18 +94,33 @@ def login_url(settings: dict[str, t.Any], sign_in_url: str) -> tuple[str, str]:
     """Return ``(IdP URL with an AuthnRequest, the request's ID)``.
 
     No NameIDPolicy is sent (Okta's Name ID format may be anything) and no
-    RelayState: where to go afterwards is kept server-side with the ID.
+    RelayState: where to go afterwards is kept server-side with the ID. With
+    ``authnRequestsSigned`` (and a key) the query carries ``SigAlg`` and
+    ``Signature`` (RSA-SHA256, HTTP-Redirect binding), computed over exactly
+    the parameters sent.
     """
-    auth = OneLogin_Saml2_Auth(request_data(sign_in_url), old_settings=_settings(settings))
-    url = auth.login(return_to="", set_nameid_policy=False)
-    # python3-saml always adds a RelayState parameter; ours would be empty: drop it.
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "RelayState"]
-    return urlunsplit(parts._replace(query=urlencode(query))), auth.get_last_request_id()
+    saml = _settings(settings)
+    auth = OneLogin_Saml2_Auth(request_data(sign_in_url), old_settings=saml)
+    request = OneLogin_Saml2_Authn_Request(saml, set_nameid_policy=False)
+    parameters = {"SAMLRequest": request.get_request()}
+    if saml.get_security_data().get("authnRequestsSigned"):
+        auth.add_request_signature(parameters, C.RSA_SHA256)
+    return redirect_url(auth.get_sso_url(), parameters), request.get_id()
+
+
+def redirect_url(target: str, parameters: Mapping[str, str]) -> str:
+    """``target`` with ``parameters`` added to its query (HTTP-Redirect binding)."""
+    parts = urlsplit(target)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(parameters.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def process_response(
-    settings: dict[str, t.Any], acs_url: str, form: Mapping[str, str]
+    settings: dict[str, t.Any],
+    acs_url: str,
+    form: Mapping[str, str],
+    *,
+    decryption_keys: Callable[[], Sequence[tuple[str, str]]] | None = None,
 ) -> SamlIdentity:
     """Validate a posted SAMLResponse; return the identity or raise :class:`SamlError`.
 
@@ -115,7 +141,8 @@ def process_response(
     # Structure and algorithms before xmlsec runs any transform; python3-saml then
     # reads exactly the bytes checked here.
     decoded = decode_response(raw)
-    check_signatures(decoded)
+    root = check_signatures(decoded)
+    settings = _decryption_settings(settings, decoded, root, decryption_keys)
     form = {**form, "SAMLResponse": base64.b64encode(decoded).decode("ascii")}
     auth = OneLogin_Saml2_Auth(request_data(acs_url, post=form), old_settings=_settings(settings))
     try:
@@ -208,6 +235,46 @@ def sp_metadata(settings: dict[str, t.Any]) -> str:
 
 def _settings(settings: dict[str, t.Any]) -> OneLogin_Saml2_Settings:
     return OneLogin_Saml2_Settings(settings)
+
+
+def _decryption_settings(
+    settings: dict[str, t.Any],
+    decoded: bytes,
+    root: t.Any,
+    decryption_keys: Callable[[], Sequence[tuple[str, str]]] | None,
+) -> dict[str, t.Any]:
+    """The settings to validate this response with: with the key that decrypts it, if encrypted.
+
+    Refuses a plain assertion when encryption is wanted, an unsafe or
+    foreign encrypted one, and any decryption before the Response's
+    signature is verified. The decrypted assertion's signatures pass the
+    same guard as a plain one's before python3-saml verifies them.
+    """
+    encrypted = encrypted_assertions(root)
+    if not encrypted:
+        if settings["security"].get("wantAssertionsEncrypted"):
+            raise SamlError(
+                "the assertion is not encrypted, and this connection accepts only "
+                "encrypted assertions (Okta: Assertion Encryption = Encrypted)"
+            )
+        return settings
+    if len(encrypted) > 1:
+        raise SamlError("more than one EncryptedAssertion", status=400)
+    named = check_encrypted_assertion(encrypted[0])
+    idp = settings["idp"]
+    trusted = (idp.get("x509certMulti") or {}).get("signing") or [idp.get("x509cert")]
+    verify_response_signature(decoded, [c for c in trusted if c])
+    for certificate, key in keys_to_try(named, decryption_keys() if decryption_keys else []):
+        decrypted = decrypt_assertion(root, key)
+        if decrypted is None:
+            continue
+        check_signatures(etree.tostring(decrypted))
+        sp = {**settings["sp"], "x509cert": certificate_body(certificate), "privateKey": key}
+        return {**settings, "sp": sp}
+    raise SamlError(
+        "the encrypted assertion cannot be decrypted with this connection's SP keys "
+        "(encrypted for another key?)"
+    )
 
 
 #: The namespaces of the exact paths below.
@@ -304,6 +371,7 @@ __all__ = [
     "check_in_response_to",
     "login_url",
     "process_response",
+    "redirect_url",
     "request_data",
     "sp_metadata",
 ]

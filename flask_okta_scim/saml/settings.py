@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing as t
+from dataclasses import dataclass
 
 import xmlsec
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
@@ -40,21 +41,61 @@ def checked_certificate(text: str) -> str:
     return body
 
 
-def sp_settings(*, entity_id: str, acs_url: str) -> dict[str, t.Any]:
+@dataclass(frozen=True)
+class ServiceProvider:
+    """Our side of a connection: its URLs and, when it has one, its key pair."""
+
+    entity_id: str
+    acs_url: str
+    #: Our Single Logout URL (HTTP-Redirect and HTTP-POST), published in the metadata.
+    slo_url: str | None = None
+    #: The active key pair, PEM: signs requests and decrypts assertions.
+    certificate: str | None = None
+    private_key: str | None = None
+    #: A rollover's next certificate, published in the metadata next to the active one.
+    next_certificate: str | None = None
+    #: Sign AuthnRequests (Okta's *Signed Requests*); LogoutRequests are signed whenever
+    #: there is a key.
+    sign_requests: bool = False
+    #: Accept only encrypted assertions (Okta's *Assertion Encryption*).
+    want_encrypted: bool = False
+
+
+def sp_settings(sp: ServiceProvider) -> dict[str, t.Any]:
     """The service-provider half of the settings."""
-    return {
-        "entityId": entity_id,
-        "assertionConsumerService": {"url": acs_url, "binding": C.BINDING_HTTP_POST},
+    found: dict[str, t.Any] = {
+        "entityId": sp.entity_id,
+        "assertionConsumerService": {"url": sp.acs_url, "binding": C.BINDING_HTTP_POST},
         "NameIDFormat": NAMEID_UNSPECIFIED,
     }
+    if sp.slo_url:
+        found["singleLogoutService"] = {"url": sp.slo_url, "binding": C.BINDING_HTTP_REDIRECT}
+    if sp.certificate:
+        found["x509cert"] = certificate_body(sp.certificate)
+    if sp.private_key:
+        found["privateKey"] = sp.private_key
+    if sp.next_certificate:
+        found["x509certNew"] = certificate_body(sp.next_certificate)
+    return found
 
 
-def sp_metadata_settings(*, entity_id: str, acs_url: str) -> dict[str, t.Any]:
-    """Settings for publishing the SP metadata: no IdP needed, signed assertions wanted."""
+def sp_metadata_settings(sp: ServiceProvider) -> dict[str, t.Any]:
+    """Settings for publishing the SP metadata: no IdP needed, signed assertions wanted.
+
+    With a key pair the metadata publishes its certificate (and a rollover's
+    next one) for signing and encryption, and says whether AuthnRequests are
+    signed. Does not sign the metadata.
+    """
+    signing = bool(sp.certificate)
     return {
         "strict": True,
-        "sp": sp_settings(entity_id=entity_id, acs_url=acs_url),
-        "security": {"wantAssertionsSigned": True, "wantMessagesSigned": True},
+        "sp": sp_settings(sp),
+        "security": {
+            "wantAssertionsSigned": True,
+            "wantMessagesSigned": True,
+            "authnRequestsSigned": signing and sp.sign_requests,
+            "wantAssertionsEncrypted": signing and sp.want_encrypted,
+        },
     }
 
 
@@ -65,19 +106,27 @@ def saml_settings(
     idp_entity_id: str,
     idp_sso_url: str,
     certificates: list[str],
+    idp_slo_url: str | None = None,
+    sp: ServiceProvider | None = None,
 ) -> dict[str, t.Any]:
     """Settings for python3-saml in strict mode.
 
     Both the Response and the Assertion must be signed (Okta signs both by
     default), SHA-1 is refused, and no AttributeStatement is required (Okta
     sends none unless configured). Several certificates may be valid at once,
-    for rollover. Does not read any file.
+    for rollover. ``sp`` brings our key pair and options (signed requests,
+    encrypted assertions); without a key nothing is signed or decrypted.
+    Does not read any file.
     """
+    sp = sp or ServiceProvider(entity_id=sp_entity_id, acs_url=acs_url)
+    keyed = bool(sp.certificate and sp.private_key)
     bodies = [certificate_body(c) for c in certificates]
     idp: dict[str, t.Any] = {
         "entityId": idp_entity_id,
         "singleSignOnService": {"url": idp_sso_url, "binding": C.BINDING_HTTP_REDIRECT},
     }
+    if idp_slo_url:
+        idp["singleLogoutService"] = {"url": idp_slo_url, "binding": C.BINDING_HTTP_REDIRECT}
     if len(bodies) == 1:
         idp["x509cert"] = bodies[0]
     else:
@@ -85,7 +134,7 @@ def saml_settings(
     return {
         "strict": True,
         "debug": False,
-        "sp": sp_settings(entity_id=sp_entity_id, acs_url=acs_url),
+        "sp": sp_settings(sp),
         "idp": idp,
         "security": {
             "wantAssertionsSigned": True,
@@ -93,9 +142,11 @@ def saml_settings(
             "rejectDeprecatedAlgorithm": True,
             "wantAttributeStatement": False,
             "wantNameId": True,
-            "wantAssertionsEncrypted": False,
+            "wantAssertionsEncrypted": keyed and sp.want_encrypted,
             "wantNameIdEncrypted": False,
-            "authnRequestsSigned": False,
+            "authnRequestsSigned": keyed and sp.sign_requests,
+            "logoutRequestSigned": keyed,
+            "logoutResponseSigned": keyed,
             "requestedAuthnContext": False,
             "signatureAlgorithm": C.RSA_SHA256,
             "digestAlgorithm": C.SHA256,

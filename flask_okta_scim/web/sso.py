@@ -12,6 +12,7 @@ bounds bodies and counts refusals).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import typing as t
 from datetime import timedelta
@@ -33,14 +34,17 @@ from ..logs import log
 from ..saml.certificates import trusted_certificates
 from ..saml.errors import NoTrustedCertificate
 from ..saml.errors import SamlError
+from ..saml.keys import KeyUnavailable
 from ..saml.service import SamlIdentity
 from ..saml.service import check_in_response_to
 from ..saml.service import login_url
 from ..saml.service import process_response
 from ..saml.service import sp_metadata
+from ..saml.settings import ServiceProvider
 from ..saml.settings import saml_settings
 from ..saml.settings import sp_metadata_settings
 from ..sqla.directory.connections import is_configured
+from ..sqla.directory.sp_keys import SpCredentials
 from . import sso_unsolicited as unsolicited
 from .link import start_link
 from .session import record_sign_in
@@ -65,21 +69,50 @@ class ConnectionUrls(t.NamedTuple):
     sign_in: str
     acs: str
     metadata: str
+    slo: str
 
 
 def urls(integration_id: str) -> ConnectionUrls:
     """The public URLs of a connection, from ``OKTA_SCIM_BASE_URL`` (never the Host header)."""
     settings = extension().settings
     base = settings.url(f"{settings.sso_url_prefix}/{integration_id}")
-    return ConnectionUrls(base, f"{base}/acs", f"{base}/metadata")
+    return ConnectionUrls(base, f"{base}/acs", f"{base}/metadata", f"{base}/slo")
 
 
-def _settings_for(connection: t.Any) -> dict[str, t.Any]:
+def service_provider(connection: t.Any, credentials: SpCredentials | None) -> ServiceProvider:
+    """Our side of ``connection``: URLs, options, and the keys in ``credentials`` if given."""
+    u = urls(connection.integration_id)
+    active = credentials.active if credentials is not None else None
+    return ServiceProvider(
+        entity_id=u.metadata,
+        acs_url=u.acs,
+        slo_url=u.slo,
+        certificate=active[0] if active else None,
+        private_key=active[1] if active else None,
+        next_certificate=credentials.next_certificate if credentials is not None else None,
+        sign_requests=bool(connection.sign_requests),
+        want_encrypted=bool(connection.encrypt_assertions),
+    )
+
+
+def credentials_of(directory: t.Any, connection: t.Any) -> SpCredentials:
+    """The connection's SP keys, opened with the host's secrets (:class:`SamlError` if not)."""
+    try:
+        return t.cast(
+            SpCredentials, directory.sp_credentials(connection, extension().sp_key_vault())
+        )
+    except (KeyUnavailable, RuntimeError) as e:
+        raise SamlError(str(e)) from None
+
+
+def _settings_for(connection: t.Any, credentials: SpCredentials | None = None) -> dict[str, t.Any]:
     """python3-saml settings trusting only the connection's certificates valid now.
 
     Raises :class:`NoTrustedCertificate` when none is left: expired (without
     the connection's ``allow_expired_certificate`` override), not valid yet,
-    or weak.
+    or weak. Our key pair is in the settings only when ``credentials`` are
+    given (reading them costs a query): signing a request needs them,
+    decrypting an assertion passes them to the ACS separately.
     """
     trust = trusted_certificates(
         connection.idp_certificates or [],
@@ -98,6 +131,8 @@ def _settings_for(connection: t.Any) -> dict[str, t.Any]:
         idp_entity_id=connection.idp_entity_id,
         idp_sso_url=connection.idp_sso_url,
         certificates=[info.body for info in trust.trusted],
+        idp_slo_url=connection.idp_slo_url,
+        sp=service_provider(connection, credentials),
     )
 
 
@@ -141,9 +176,16 @@ def sign_in(integration_id: str) -> ResponseReturnValue:
     settings = ext.settings
     u = urls(integration_id)
     try:
-        saml = _settings_for(connection)
+        credentials = credentials_of(directory, connection) if connection.sign_requests else None
+        saml = _settings_for(connection, credentials)
     except NoTrustedCertificate as e:
         return _certificate_error(e.reason, Where.of(connection))
+    except SamlError as e:
+        return _key_error(e.reason, Where.of(connection))
+    if connection.sign_requests and (credentials is None or credentials.active is None):
+        return _key_error(
+            "signed requests are on but there is no active SP key", Where.of(connection)
+        )
     target, request_id = login_url(saml, u.sign_in)
     nonce = nonce_for_new_sign_in()
     lifetime = timedelta(seconds=settings.sso_request_lifetime)
@@ -183,7 +225,10 @@ def acs(integration_id: str) -> ResponseReturnValue:
         if not is_configured(connection):
             raise SamlError("single sign-on is not configured for this connection")
         identity = process_response(
-            _settings_for(connection), urls(integration_id).acs, request.form
+            _settings_for(connection),
+            urls(integration_id).acs,
+            request.form,
+            decryption_keys=lambda: credentials_of(directory, connection).decryption,
         )
         if not identity.in_response_to:
             check_in_response_to(
@@ -370,6 +415,18 @@ def _refuse(
     )
 
 
+def _key_error(reason: str, where: Where) -> Response:
+    return error_page(
+        503,
+        "Okta sign-in is unavailable",
+        "This application cannot sign its sign-in requests to your identity provider right "
+        "now. Ask your organization's admin to check the service provider key in the single "
+        "sign-on settings.",
+        reason,
+        where=where,
+    )
+
+
 def _certificate_error(reason: str, where: Where) -> Response:
     return error_page(
         403,
@@ -406,12 +463,22 @@ def _not_managed(
 
 @bp.get("/<integration_id>/metadata")
 def metadata(integration_id: str) -> Response:
-    """The SP metadata for Okta (entity ID = this URL)."""
-    connection = extension().directory().connection_by_integration_id(integration_id)
+    """The SP metadata for Okta (entity ID = this URL).
+
+    Publishes the ACS, the single logout URL, and the SP certificates (the
+    active key's and, during a rollover, the next one's) for signing and
+    encryption. Never a private key: the keys are not opened here.
+    """
+    directory = extension().directory()
+    connection = directory.connection_by_integration_id(integration_id)
     if connection is None:
         return _not_found()
-    u = urls(integration_id)
-    xml = sp_metadata(sp_metadata_settings(entity_id=u.metadata, acs_url=u.acs))
+    keys = directory.sp_keys(connection)
+    active = next((k.certificate for k in keys if k.state == "active"), None)
+    upcoming = next((k.certificate for k in keys if k.state == "next"), None)
+    sp = service_provider(connection, None)
+    sp = dataclasses.replace(sp, certificate=active, next_certificate=upcoming)
+    xml = sp_metadata(sp_metadata_settings(sp))
     return Response(xml, mimetype="application/samlmetadata+xml")
 
 
