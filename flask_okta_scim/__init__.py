@@ -15,6 +15,7 @@ from .sqla.mapping import ModelMappingError
 from .web.session import current_sso_organization
 from .web.session import get_sso_organization
 from .web.session import may_act_in
+from .web.slo import single_logout
 
 __version__ = "0.1.0.dev0"
 
@@ -34,4 +35,5 @@ __all__ = [
     "get_sso_organization",
     "may_act_in",
     "signals",
+    "single_logout",
 ]

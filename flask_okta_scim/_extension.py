@@ -31,6 +31,7 @@ from .web.scim_guard import RateLimiter
 from .web.session import check_session
 from .web.session import on_login
 from .web.session import on_logout
+from .web.slo import single_logout as single_logout  # registers the SLO URL on the blueprint
 from .web.sso import bp as sso_blueprint
 from .web.sso_guard import SignInBudgets
 from .web.sso_guard import guard_request

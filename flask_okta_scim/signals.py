@@ -188,12 +188,21 @@ Keywords: ``organization``, ``domain`` (the normalised domain), ``method``
 (``"dns"`` or ``"operator"``).
 """
 
+sso_logout = _signals.signal("sso-logout")
+"""An IdP asked, by a valid LogoutRequest, to end a person's sessions vouched for by a connection.
+
+Keywords: ``organization``, ``connection``, ``name_id`` (as the IdP named the
+person), ``initiated_by`` (``"idp"``). Sent inside the unit of work that
+records the logout, before the sessions end (each at its next request).
+"""
+
 __all__ = [
     "account_management_changed",
     "domain_verified",
     "idp_certificate_expiring",
     "provisioning_held",
     "sso_login",
+    "sso_logout",
     "team_created",
     "team_deleted",
     "team_detached",

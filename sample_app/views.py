@@ -16,7 +16,6 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 from flask_login import login_user
-from flask_login import logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import PasswordField
@@ -26,6 +25,7 @@ from wtforms.validators import Length
 
 from flask_okta_scim import get_sso_organization
 from flask_okta_scim import may_act_in
+from flask_okta_scim import single_logout
 from flask_okta_scim.core.redirects import safe_next_path
 from flask_okta_scim.passwords import hash_password
 from flask_okta_scim.passwords import verify_password
@@ -116,8 +116,8 @@ def login() -> t.Any:
 
 @bp.post("/logout")
 def logout() -> t.Any:
-    logout_user()
-    return redirect(url_for("sample.index"))
+    """Sign out here and, for an Okta session with single logout set up, at Okta too."""
+    return single_logout(url_for("sample.index"))
 
 
 @bp.get("/me")

@@ -70,6 +70,8 @@ class SamlIdentity:
     in_response_to: frozenset[str]
     remember_until: datetime
     session_index: str | None = None
+    #: The NameID's Format, sent back in a LogoutRequest.
+    name_id_format: str | None = None
 
 
 def request_data(
@@ -196,6 +198,7 @@ def process_response(
         in_response_to=frozenset(in_response_to),
         remember_until=max(expires, now) + REPLAY_MARGIN,
         session_index=auth.get_session_index(),
+        name_id_format=auth.get_nameid_format(),
     )
 
 

@@ -43,13 +43,16 @@ def record_sign_in(
     *,
     integration_id: str | None = None,
     epoch: int | None = None,
+    identity: t.Any = None,
 ) -> None:
     """Record how the current session was opened: by ``organization``'s IdP, or by password.
 
     With ``organization`` the session is an SSO session vouched for by it;
     without, a password session, vouched for by the organization whose SCIM
     set the password, if any. Call it right after ``login_user``; pass the
-    account's credentials ``epoch`` if you read it already. Does not sign
+    account's credentials ``epoch`` if you read it already. ``identity`` (the
+    validated :class:`~flask_okta_scim.saml.service.SamlIdentity`) keeps the
+    NameID and IdP session index that single logout needs. Does not sign
     anyone in.
     """
     directory = extension().directory()
@@ -65,6 +68,12 @@ def record_sign_in(
         **directory.session_stamp(account, epoch),
         "at": time.time(),
     }
+    if identity is not None:
+        session[SESSION_KEY].update(
+            name_id=identity.name_id,
+            name_id_format=identity.name_id_format,
+            session_index=identity.session_index,
+        )
 
 
 def current_record() -> dict[str, t.Any] | None:

@@ -329,7 +329,13 @@ def _finish(
     login_user(account)
     # After login_user: it sends user_logged_in, whose receiver (on_login) clears
     # the record, so that no other sign-in inherits an SSO record.
-    record_sign_in(account, organization, integration_id=integration_id, epoch=signed_in.epoch)
+    record_sign_in(
+        account,
+        organization,
+        integration_id=integration_id,
+        epoch=signed_in.epoch,
+        identity=identity,
+    )
     return t.cast(Response, redirect(signed_in.next_path or "/"))
 
 

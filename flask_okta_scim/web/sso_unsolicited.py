@@ -74,6 +74,7 @@ def pending(
         "assertion_id": identity.assertion_id,
         "until": identity.remember_until.isoformat(),
         "session_index": identity.session_index,
+        "name_id_format": identity.name_id_format,
         "next": safe_next_path(relay_state),
         "at": time.time(),
     }
@@ -90,6 +91,7 @@ def identity_of(item: dict[str, t.Any]) -> SamlIdentity:
         in_response_to=frozenset(),
         remember_until=datetime.fromisoformat(item["until"]),
         session_index=item.get("session_index"),
+        name_id_format=item.get("name_id_format"),
     )
 
 

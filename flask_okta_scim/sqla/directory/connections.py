@@ -376,8 +376,11 @@ class Connections(Certificates):
         browser_key: str,
         next_path: str | None,
         lifetime: timedelta,
+        *,
+        purpose: str = "sign_in",
     ) -> None:
-        """Remember an AuthnRequest sent for this browser. Does not commit.
+        """Remember an AuthnRequest (or, ``purpose="sign_out"``, a LogoutRequest) sent for
+        this browser. Does not commit.
 
         Keeps the newest :data:`MAX_SIGN_INS_PER_BROWSER` requests of this
         browser on this connection (a sign-in abandoned at the IdP for a newer
@@ -394,6 +397,7 @@ class Connections(Certificates):
                 connection_id=connection.id,
                 browser_key=browser_key,
                 next_path=next_path,
+                purpose=purpose,
                 created_at=now,
                 expires_at=now + lifetime,
             )
@@ -409,8 +413,13 @@ class Connections(Certificates):
         if stale:
             self.session.execute(delete(ar).where(ar.id.in_(stale)))
 
-    def outstanding_sign_ins(self, connection: t.Any, browser_key: str | None) -> dict[str, t.Any]:
-        """The unexpired AuthnRequests this browser started on ``connection``: ID -> next path."""
+    def outstanding_sign_ins(
+        self, connection: t.Any, browser_key: str | None, *, purpose: str = "sign_in"
+    ) -> dict[str, t.Any]:
+        """The unexpired AuthnRequests this browser started on ``connection``: ID -> next path.
+
+        With ``purpose="sign_out"``: its LogoutRequests awaiting a response.
+        """
         if not browser_key:
             return {}
         ar = self.models.authn_request
@@ -418,6 +427,7 @@ class Connections(Certificates):
             select(ar.id, ar.next_path).where(
                 ar.connection_id == connection.id,
                 ar.browser_key == browser_key,
+                ar.purpose == purpose,
                 ar.expires_at > utcnow(),
             )
         )

@@ -32,13 +32,14 @@ from ...core.emails import normalize_email
 from ...core.errors import Conflict
 from ...core.errors import NotManaged
 from .accounts import Accounts
+from .logouts import Logouts
 
 #: Why an organization may not change an account's credentials (audit reasons).
 NOT_MANAGED = "not_managed"
 EMAIL_DOMAIN_NOT_VERIFIED = "email_domain_not_verified"
 
 
-class Ownership(Accounts):
+class Ownership(Accounts, Logouts):
     """Managing organizations, credentials set on their behalf, and credentials epochs."""
 
     # -- locks -------------------------------------------------------------------
@@ -151,10 +152,14 @@ class Ownership(Accounts):
         It holds while the account is the one the session was opened for
         (:meth:`session_stamp`), its credentials epoch is unchanged, it is not
         disabled and, for a session an organization vouched for
-        (``vouched_by``), while the account is still its member. Does not look
-        at anything else.
+        (``vouched_by``), while the account is still its member; and, for an
+        SSO session whose stamp names its IdP session (``integration_id``,
+        ``name_key``, ``session_index``, ``at``), while that IdP has asked for
+        no single logout of it since (:mod:`.logouts`). Does not look at
+        anything else.
         """
         a, c, m = self.models.account, self.models.account_control, self.models.membership
+        ended = self.logged_out_clause(stamp)
         member = (
             select(m.account_id)
             .where(m.account_id == a.id, m.organization_id == vouched_by)
@@ -168,6 +173,7 @@ class Ownership(Accounts):
                 member,
                 created if created is not None else null(),
                 disabled,
+                ended if ended is not None else null(),
             )
             .select_from(a)
             .outerjoin(c, c.account_id == a.id)
@@ -175,9 +181,10 @@ class Ownership(Accounts):
         ).first()
         if row is None:
             return False
-        current, is_member, created_at, disabled_at = row
+        current, is_member, created_at, disabled_at, logged_out = row
         return (
-            int(current) == int(stamp.get("epoch") or 0)
+            not logged_out
+            and int(current) == int(stamp.get("epoch") or 0)
             and _instant(created_at) == stamp.get("created")
             and disabled_at is None
             and (vouched_by is None or bool(is_member))
