@@ -12,6 +12,7 @@ from .purge import purge
 from .scim import scim
 from .simulate import simulate
 from .sso import sso
+from .sso_keys import sp_key as _sp_key  # noqa: F401  (registers 'sso sp-key')
 from .team import team
 from .user import user
 

@@ -214,9 +214,23 @@ def show(org_ref: str) -> None:
                 "acs_url": u.acs,
                 "sp_entity_id": u.metadata,
                 "sp_metadata_url": u.metadata,
+                "slo_url": u.slo,
                 "allow_idp_initiated": c.allow_idp_initiated,
+                "sign_requests": bool(c.sign_requests),
+                "encrypt_assertions": bool(c.encrypt_assertions),
+                "sp_keys": [
+                    {
+                        "id": k.id,
+                        "state": k.state,
+                        "scope": "application" if k.connection_id is None else "connection",
+                        "fingerprint": k.fingerprint,
+                    }
+                    for k in directory.sp_keys(c)
+                    if k.state != "retired"
+                ],
                 "idp_entity_id": c.idp_entity_id,
                 "idp_sso_url": c.idp_sso_url,
+                "idp_slo_url": c.idp_slo_url,
                 "idp_certificates": [
                     _certificate_entry(cert, c.allow_expired_certificate)
                     for cert in c.idp_certificates or []

@@ -211,6 +211,8 @@ class SimulatedIdP:
         sign_response: bool = True,
         algorithm: str = "sha256",
         tweak: Callable[[etree._Element], None] | None = None,
+        encrypt_for: str | None = None,
+        encryption: dict[str, t.Any] | None = None,
     ) -> str:
         """Build a Response for ``name_id`` and sign it; return the XML text.
 
@@ -226,6 +228,9 @@ class SimulatedIdP:
         (Okta's default), ``"sha1"`` or ``"sha512"`` for both the signature
         and the digest. ``tweak`` edits the unsigned Response element in place
         just before signing (an IdP-signed but semantically bad response).
+        ``encrypt_for`` (the SP's PEM certificate) encrypts the signed assertion
+        before the Response is signed, as Okta's Assertion Encryption does;
+        ``encryption`` passes options to :func:`.idp_options.encrypt_assertion`.
         """
         now = datetime.now(timezone.utc)
         issuer = self.entity_id if issuer is None else issuer
@@ -326,6 +331,8 @@ class SimulatedIdP:
             sign_response=sign_response,
             algorithm=algorithm,
             tweak=tweak,
+            encrypt_for=encrypt_for,
+            encryption=encryption,
         )
 
     def for_connection(
@@ -377,11 +384,18 @@ class SimulatedIdP:
         sign_response: bool,
         algorithm: str,
         tweak: Callable[[etree._Element], None] | None,
+        encrypt_for: str | None = None,
+        encryption: dict[str, t.Any] | None = None,
     ) -> str:
         if tweak is not None:
             tweak(response)
         if sign_assertion:
             self.sign_assertions(response, algorithm)
+        if encrypt_for is not None:
+            from .idp_options import encrypt_assertion
+
+            for assertion in response.findall(qname(NS_SAML, "Assertion")):
+                encrypt_assertion(assertion, encrypt_for, **(encryption or {}))
         if sign_response:
             return self.sign_element(etree.tostring(response), algorithm)
         return serialize(response)
