@@ -25,6 +25,7 @@ from lxml import etree
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
+from onelogin.saml2.metadata import OneLogin_Saml2_Metadata
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
@@ -39,7 +40,9 @@ from .encryption import verify_response_signature
 from .errors import SamlError
 from .guard import check_signatures
 from .guard import decode_response
+from .settings import ServiceProvider
 from .settings import certificate_body
+from .settings import sp_metadata_settings
 
 #: Keep assertion IDs this long past their NotOnOrAfter (python3-saml allows 300 s of drift).
 REPLAY_MARGIN = timedelta(seconds=300)
@@ -229,10 +232,24 @@ def check_in_response_to(
     return request_id
 
 
-def sp_metadata(settings: dict[str, t.Any]) -> str:
-    """The SP metadata XML (entity ID, ACS, signed assertions wanted)."""
-    saml_settings = OneLogin_Saml2_Settings(settings, sp_validation_only=True)
-    metadata = saml_settings.get_sp_metadata()
+def sp_metadata(sp: ServiceProvider) -> str:
+    """The SP metadata XML: entity ID, ACS, SLO URL, signed assertions wanted, certificates.
+
+    The active certificate and, during a rollover, the next one are published
+    for signing and for encryption; ``AuthnRequestsSigned`` says whether
+    requests are signed. Needs no private key. Not signed itself.
+    """
+    settings = OneLogin_Saml2_Settings(sp_metadata_settings(sp), sp_validation_only=True)
+    metadata = OneLogin_Saml2_Metadata.builder(
+        settings.get_sp_data(),
+        authnsign=bool(sp.certificate and sp.sign_requests),
+        wsign=True,
+    )
+    for certificate in (sp.next_certificate, sp.certificate):
+        if certificate:
+            metadata = OneLogin_Saml2_Metadata.add_x509_key_descriptors(
+                metadata, certificate_body(certificate), True
+            )
     return metadata.decode("utf-8") if isinstance(metadata, bytes) else str(metadata)
 
 

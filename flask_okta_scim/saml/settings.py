@@ -80,22 +80,17 @@ def sp_settings(sp: ServiceProvider) -> dict[str, t.Any]:
 
 
 def sp_metadata_settings(sp: ServiceProvider) -> dict[str, t.Any]:
-    """Settings for publishing the SP metadata: no IdP needed, signed assertions wanted.
+    """Settings for publishing the SP metadata: no IdP and no key needed, signed assertions wanted.
 
-    With a key pair the metadata publishes its certificate (and a rollover's
-    next one) for signing and encryption, and says whether AuthnRequests are
-    signed. Does not sign the metadata.
+    The certificates are added to the document by
+    :func:`~flask_okta_scim.saml.service.sp_metadata`, which reads them from
+    ``sp`` itself (python3-saml would want the private key to publish them).
     """
-    signing = bool(sp.certificate)
+    public = ServiceProvider(entity_id=sp.entity_id, acs_url=sp.acs_url, slo_url=sp.slo_url)
     return {
         "strict": True,
-        "sp": sp_settings(sp),
-        "security": {
-            "wantAssertionsSigned": True,
-            "wantMessagesSigned": True,
-            "authnRequestsSigned": signing and sp.sign_requests,
-            "wantAssertionsEncrypted": signing and sp.want_encrypted,
-        },
+        "sp": sp_settings(public),
+        "security": {"wantAssertionsSigned": True, "wantMessagesSigned": True},
     }
 
 

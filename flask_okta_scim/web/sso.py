@@ -42,7 +42,6 @@ from ..saml.service import process_response
 from ..saml.service import sp_metadata
 from ..saml.settings import ServiceProvider
 from ..saml.settings import saml_settings
-from ..saml.settings import sp_metadata_settings
 from ..sqla.directory.connections import is_configured
 from ..sqla.directory.sp_keys import SpCredentials
 from . import sso_unsolicited as unsolicited
@@ -484,7 +483,7 @@ def metadata(integration_id: str) -> Response:
     upcoming = next((k.certificate for k in keys if k.state == "next"), None)
     sp = service_provider(connection, None)
     sp = dataclasses.replace(sp, certificate=active, next_certificate=upcoming)
-    xml = sp_metadata(sp_metadata_settings(sp))
+    xml = sp_metadata(sp)
     return Response(xml, mimetype="application/samlmetadata+xml")
 
 
