@@ -126,6 +126,7 @@ def process_response(
     form: Mapping[str, str],
     *,
     decryption_keys: Callable[[], Sequence[tuple[str, str]]] | None = None,
+    require_encrypted: bool = False,
 ) -> SamlIdentity:
     """Validate a posted SAMLResponse; return the identity or raise :class:`SamlError`.
 
@@ -147,7 +148,7 @@ def process_response(
     # reads exactly the bytes checked here.
     decoded = decode_response(raw)
     root = check_signatures(decoded)
-    settings = _decryption_settings(settings, decoded, root, decryption_keys)
+    settings = _decryption_settings(settings, decoded, root, decryption_keys, require_encrypted)
     form = {**form, "SAMLResponse": base64.b64encode(decoded).decode("ascii")}
     auth = OneLogin_Saml2_Auth(request_data(acs_url, post=form), old_settings=_settings(settings))
     try:
@@ -262,6 +263,7 @@ def _decryption_settings(
     decoded: bytes,
     root: t.Any,
     decryption_keys: Callable[[], Sequence[tuple[str, str]]] | None,
+    require_encrypted: bool,
 ) -> dict[str, t.Any]:
     """The settings to validate this response with: with the key that decrypts it, if encrypted.
 
@@ -272,7 +274,7 @@ def _decryption_settings(
     """
     encrypted = encrypted_assertions(root)
     if not encrypted:
-        if settings["security"].get("wantAssertionsEncrypted"):
+        if require_encrypted or settings["security"].get("wantAssertionsEncrypted"):
             raise SamlError(
                 "the assertion is not encrypted, and this connection accepts only "
                 "encrypted assertions (Okta: Assertion Encryption = Encrypted)"
@@ -290,7 +292,8 @@ def _decryption_settings(
             continue
         check_signatures(etree.tostring(decrypted))
         sp = {**settings["sp"], "x509cert": certificate_body(certificate), "privateKey": key}
-        return {**settings, "sp": sp}
+        security = {**settings["security"], "wantAssertionsEncrypted": True}
+        return {**settings, "sp": sp, "security": security}
     raise SamlError(
         "the encrypted assertion cannot be decrypted with this connection's SP keys "
         "(encrypted for another key?)"

@@ -228,6 +228,7 @@ def acs(integration_id: str) -> ResponseReturnValue:
             urls(integration_id).acs,
             request.form,
             decryption_keys=lambda: credentials_of(directory, connection).decryption,
+            require_encrypted=bool(connection.encrypt_assertions),
         )
         if not identity.in_response_to:
             check_in_response_to(

@@ -33,7 +33,9 @@ def acme(app: t.Any) -> tuple[int, str]:
 
 
 def _keys(app: t.Any, org: str) -> list[dict[str, t.Any]]:
-    return t.cast(list[dict[str, t.Any]], json.loads(okta_cli_ok(app, "sso", "sp-key", "list", org)))
+    return t.cast(
+        list[dict[str, t.Any]], json.loads(okta_cli_ok(app, "sso", "sp-key", "list", org))
+    )
 
 
 def _metadata_certificates(client: t.Any, integration_id: str) -> list[tuple[str, str]]:
