@@ -1,4 +1,4 @@
-"""Encrypted assertions (Okta's Assertion Encryption): decrypted with the SP key, refused otherwise."""
+"""Encrypted assertions (Okta's Assertion Encryption): decrypted with the SP key, else refused."""
 
 from __future__ import annotations
 
