@@ -49,6 +49,12 @@ KEY_TRANSPORTS = {
     "rsa-oaep-mgf1p": xmlsec.constants.TransformRsaOaep,
     "rsa-1_5": xmlsec.constants.TransformRsaPkcs1,
 }
+_SIGNING = {
+    C.RSA_SHA1: xmlsec.constants.TransformRsaSha1,
+    C.RSA_SHA256: xmlsec.constants.TransformRsaSha256,
+    C.RSA_SHA384: xmlsec.constants.TransformRsaSha384,
+    C.RSA_SHA512: xmlsec.constants.TransformRsaSha512,
+}
 NAMEID_EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 
 
@@ -223,7 +229,7 @@ def redirect_query(
     if sign:
         parts.append(f"SigAlg={quote_plus(algorithm)}")
         signature = OneLogin_Saml2_Utils.sign_binary(
-            "&".join(parts).encode("ascii"), idp.key_pem, algorithm
+            "&".join(parts).encode("ascii"), idp.key_pem, _SIGNING[algorithm]
         )
         parts.append(f"Signature={quote_plus(base64.b64encode(signature).decode('ascii'))}")
     return "&".join(parts)
