@@ -23,7 +23,8 @@ from ._common import reports_errors
 @with_appcontext
 @reports_errors
 def purge() -> None:
-    """Delete the quarantined teams whose grace period is over, and old audit entries.
+    """Delete the quarantined teams whose grace period is over, old audit entries, and
+    single-logout records that outlived every session they could end.
 
     Each team is deleted in a unit of work of its own, after the host's
     ``team_deleted`` receivers ran; prints one JSON object per team deleted.
@@ -71,6 +72,10 @@ def purge() -> None:
             if not count:
                 break
         click.echo(json.dumps({"audit_entries_deleted": deleted, "older_than": cutoff.isoformat()}))
+    with okta.directory(actor="purge").atomic() as directory:
+        logouts = directory.purge_logouts()
+    if logouts:
+        click.echo(json.dumps({"logouts_deleted": logouts}))
     if failed:
         raise click.ClickException("These teams stay quarantined: " + "; ".join(failed))
     explain("Nothing left to purge.")

@@ -17,9 +17,11 @@ caller hands it to the signature guard and python3-saml like any other.
 
 from __future__ import annotations
 
+import functools
 import typing as t
 from collections.abc import Sequence
 
+import xmlsec
 from lxml import etree
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
@@ -179,7 +181,7 @@ def decrypt_assertion(document: etree._Element, private_key: str) -> etree._Elem
     (encrypted,) = encrypted_assertions(copy)
     data = encrypted[0]
     try:
-        decrypted = OneLogin_Saml2_Utils.decrypt_element(data, private_key, inplace=True)
+        decrypted = xmlsec.EncryptionContext(_keys_manager(private_key)).decrypt(data)
     except Exception:
         return None
     if not isinstance(decrypted.tag, str) or etree.QName(decrypted).localname != "Assertion":
@@ -188,6 +190,20 @@ def decrypt_assertion(document: etree._Element, private_key: str) -> etree._Elem
     assert parent is not None
     parent.replace(encrypted, decrypted)
     return copy
+
+
+@functools.lru_cache(maxsize=32)
+def _keys_manager(private_key: str) -> xmlsec.KeysManager:
+    """An xmlsec key manager holding ``private_key``, kept for the process.
+
+    Loading a key into a manager costs OpenSSL about ten milliseconds of key
+    set-up; decrypting with a manager already loaded, about one. Keys are
+    few (one per connection or application, a rollover's two), and the cache
+    holds only keys this process already opened.
+    """
+    manager = xmlsec.KeysManager()
+    manager.add_key(xmlsec.Key.from_memory(private_key, xmlsec.constants.KeyDataFormatPem, None))
+    return manager
 
 
 def verify_response_signature(xml: bytes, certificates: Sequence[str]) -> None:

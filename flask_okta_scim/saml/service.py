@@ -8,6 +8,7 @@ outstanding for this browser; it stores request IDs and assertion IDs itself.
 from __future__ import annotations
 
 import base64
+import copy
 import typing as t
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.metadata import OneLogin_Saml2_Metadata
+from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
@@ -148,9 +150,13 @@ def process_response(
     # reads exactly the bytes checked here.
     decoded = decode_response(raw)
     root = check_signatures(decoded)
-    settings = _decryption_settings(settings, decoded, root, decryption_keys, require_encrypted)
+    settings, decrypted = _decryption_settings(
+        settings, decoded, root, decryption_keys, require_encrypted
+    )
     form = {**form, "SAMLResponse": base64.b64encode(decoded).decode("ascii")}
     auth = OneLogin_Saml2_Auth(request_data(acs_url, post=form), old_settings=_settings(settings))
+    if decrypted is not None:
+        auth.response_class = _already_decrypted(decrypted)
     try:
         auth.process_response(request_id=None)
     except Exception as e:  # DTDForbidden, XMLSyntaxError, binascii.Error, ValidationError...
@@ -258,15 +264,32 @@ def _settings(settings: dict[str, t.Any]) -> OneLogin_Saml2_Settings:
     return OneLogin_Saml2_Settings(settings)
 
 
+def _already_decrypted(decrypted: t.Any) -> type[OneLogin_Saml2_Response]:
+    """python3-saml's Response, handed the document this module decrypted (once is enough).
+
+    python3-saml would decrypt again, loading the private key afresh (about
+    ten milliseconds of OpenSSL key set-up). It validates the decrypted
+    document exactly as it would its own: the Response's signature on the
+    original, the assertion's on this one.
+    """
+
+    class Response(OneLogin_Saml2_Response):  # type: ignore[misc]
+        def _decrypt_assertion(self, xml: t.Any) -> t.Any:
+            return copy.deepcopy(decrypted)
+
+    return Response
+
+
 def _decryption_settings(
     settings: dict[str, t.Any],
     decoded: bytes,
     root: t.Any,
     decryption_keys: Callable[[], Sequence[tuple[str, str]]] | None,
     require_encrypted: bool,
-) -> dict[str, t.Any]:
-    """The settings to validate this response with: with the key that decrypts it, if encrypted.
+) -> tuple[dict[str, t.Any], t.Any]:
+    """The settings to validate this response with, and the response decrypted (or ``None``).
 
+    For an encrypted response, the settings hold the key that decrypted it.
     Refuses a plain assertion when encryption is wanted, an unsafe or
     foreign encrypted one, and any decryption before the Response's
     signature is verified. The decrypted assertion's signatures pass the
@@ -279,7 +302,7 @@ def _decryption_settings(
                 "the assertion is not encrypted, and this connection accepts only "
                 "encrypted assertions (Okta: Assertion Encryption = Encrypted)"
             )
-        return settings
+        return settings, None
     if len(encrypted) > 1:
         raise SamlError("more than one EncryptedAssertion", status=400)
     named = check_encrypted_assertion(encrypted[0])
@@ -293,7 +316,7 @@ def _decryption_settings(
         check_signatures(etree.tostring(decrypted))
         sp = {**settings["sp"], "x509cert": certificate_body(certificate), "privateKey": key}
         security = {**settings["security"], "wantAssertionsEncrypted": True}
-        return {**settings, "sp": sp, "security": security}
+        return {**settings, "sp": sp, "security": security}, decrypted
     raise SamlError(
         "the encrypted assertion cannot be decrypted with this connection's SP keys "
         "(encrypted for another key?)"

@@ -340,3 +340,25 @@ def test_an_authn_request_id_is_not_a_sign_out(app, acme):
     answer = logout_response(IDP, destination=acme.slo, in_response_to=request_id)
     r = client.post(acme.slo, data={"SAMLResponse": post_form(IDP, answer)})
     assert r.status_code == 403
+
+
+def test_purge_deletes_logout_records_once_no_session_can_need_them(app, acme):
+    from datetime import timedelta
+
+    from sqlalchemy import func
+    from sqlalchemy import select
+    from sqlalchemy import update
+
+    from sample_app.models import db
+
+    assert idp_logout(app.test_client(), acme, "ada@acme.example", "s-1", "s-2").status_code == 302
+    lo = okta.models.logout
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(lo)) == 2
+    assert "logouts_deleted" not in okta_cli_ok(app, "purge")  # still needed
+    with app.app_context():
+        db.session.execute(update(lo).values(expires_at=lo.expires_at - timedelta(days=400)))
+        db.session.commit()
+    assert '"logouts_deleted": 2' in okta_cli_ok(app, "purge")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(lo)) == 0
