@@ -246,6 +246,25 @@ class SamlOptions(SpKeys):
             required=bool(required),
         )
 
+    def set_idp_slo_url(self, connection: t.Any, url: str | None) -> None:
+        """Set Okta's Single Logout URL by hand (``None``: no single logout). Audited.
+
+        A metadata link brings its own (``configure_connection``). Does not
+        check that the IdP answers there. Does not commit.
+        """
+        if url is not None and (
+            not url.startswith(("https://", "http://")) or len(url) > 2048 or " " in url
+        ):
+            raise InvalidValue("Okta's Single Logout URL must be an http(s) URL.")
+        connection.idp_slo_url = url
+        self.audit(
+            connection.organization_id,
+            "sso.slo_url",
+            "connection",
+            connection.integration_id,
+            url=url,
+        )
+
     def _require_active_key(self, connection: t.Any, what: str) -> None:
         if not any(row.state == ACTIVE for row in self.sp_keys(connection)):
             raise NotReady(

@@ -43,6 +43,7 @@ from . import actor
 from . import bp
 from . import organization
 from . import render
+from .sso_options import saml_options
 
 #: What the status of a connection is called on the page.
 STATUS = {None: "Not set up", "pending": "Not set up", "configured": "Configured"}
@@ -103,7 +104,8 @@ def configure() -> t.Any:
                     idp_sso_url=idp.sso_url,
                     certificates=idp.certificates,
                     metadata_url=metadata_url,
-                    idp_slo_url=idp.slo_url,
+                    # By hand, the Single Logout URL is set under Advanced SAML settings.
+                    idp_slo_url=idp.slo_url if metadata_url else connection.idp_slo_url,
                 )
                 directory.set_allow_idp_initiated(connection, form.allow_idp_initiated.data)
         except DirectoryError as e:
@@ -166,6 +168,7 @@ def _page(
         connect_form=ConnectForm(),
         error=error,
         error_field=error_field,
+        **saml_options(connection),
     )
 
 
