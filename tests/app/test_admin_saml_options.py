@@ -10,8 +10,8 @@ from flask import Flask
 
 from flask_okta_scim.testing.idp_options import read_sp_request
 from tests.app.test_admin_console import PREFIX
-from tests.app.test_admin_console import app  # noqa: F401  (CSRF on)
 from tests.app.test_admin_console import admin  # noqa: F401
+from tests.app.test_admin_console import app  # noqa: F401  (CSRF on)
 from tests.app.test_admin_console import connected_page
 from tests.app.test_admin_console import connection
 from tests.app.test_admin_console import org  # noqa: F401
@@ -22,9 +22,9 @@ from tests.saml_idp import OKTA_SSO_URL
 SLO = "https://acme.okta.example/app/x/exkTEST/slo/saml"
 
 
-def configured(app: Flask, org: int, admin: t.Any) -> str:
-    page = connected_page(app, org, admin)
-    r = post(admin, page, page, sso_url=OKTA_SSO_URL, certificate=IDP_CERT.read_text())
+def configured(flask_app: Flask, org_id: int, client: t.Any) -> str:
+    page = connected_page(flask_app, org_id, client)
+    r = post(client, page, page, sso_url=OKTA_SSO_URL, certificate=IDP_CERT.read_text())
     assert r.status_code == 302
     return page
 
