@@ -294,8 +294,7 @@ def test_a_replayed_logout_request_is_refused(app, acme):
 )
 def test_logout_requests_must_be_addressed_and_fresh(app, acme, kw, reason):
     victim = sign_in(app, acme, "ada@acme.example", "s-1")
-    kw.setdefault("destination", acme.slo)
-    xml = logout_request(IDP, name_id="ada@acme.example", **kw)
+    xml = logout_request(IDP, name_id="ada@acme.example", **{"destination": acme.slo, **kw})
     assert _get(app, acme, redirect_query(IDP, xml, param="SAMLRequest")).status_code == 403
     assert reason in _refused(app, acme)
     assert me(victim).status_code == 200
