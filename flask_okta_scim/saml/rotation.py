@@ -31,8 +31,9 @@ from .guard import decode_response
 
 #: How every refusal built here starts: the admin console finds them by it.
 UNKNOWN_SIGNER = "the IdP signs with a certificate this connection does not have"
-#: python3-saml's words for a signature that does not verify with the configured keys.
-SIGNATURE_FAILED = "Signature validation failed"
+#: The words of a refusal for a signature that does not verify with the configured keys:
+#: python3-saml's, and the check of a Response carrying an encrypted assertion.
+SIGNATURE_FAILURES = ("Signature validation failed", "is not signed by the IdP")
 #: A certificate is a few kilobytes of base64; anything longer is not read.
 MAX_CERTIFICATE_CHARS = 16 * 1024
 #: How much of the embedded certificate's subject (sender-chosen) a reason quotes.
@@ -104,14 +105,14 @@ def explain_refusal(
 ) -> SamlError:
     """``error``, or an :class:`UnknownSigningCertificate` when Okta probably rotated its key.
 
-    Only for a signature that failed validation (python3-saml's "Signature
-    validation failed") of a response that embeds a signing certificate the
-    connection does not have: the new reason names it and says what to do.
+    Only for a signature that failed validation (:data:`SIGNATURE_FAILURES`)
+    of a response that embeds a signing certificate the connection does not
+    have: the new reason names it and says what to do.
     Any other refusal (no signature, no ``KeyInfo``, a configured certificate
     with a bad signature, something malformed) is returned as it is. Does
     not raise.
     """
-    if SIGNATURE_FAILED not in error.reason:
+    if not any(words in error.reason for words in SIGNATURE_FAILURES):
         return error
     try:
         xml = decode_response(form.get("SAMLResponse") or "")

@@ -38,6 +38,7 @@ from tests.app.test_admin_console import signed_in
 from tests.cert_factory import DAY
 from tests.cert_factory import make_certificate
 from tests.cert_factory import private_key
+from tests.conftest import okta_cli_ok
 from tests.conftest import sample_app_on
 from tests.metadata_server import MetadataServer
 from tests.metadata_server import idp_metadata
@@ -149,6 +150,18 @@ def test_a_response_signed_with_a_certificate_the_connection_lacks_says_okta_rot
     with app.app_context():
         connection = okta.directory().connection_by_integration_id(integration_id)
         assert connection.idp_certificates == [OLD.certificate]
+
+
+def test_an_encrypted_sign_in_signed_with_an_unknown_certificate_says_so_too(app, org):
+    integration_id = configure(app, org, OLD.certificate)
+    sp_certificate = okta_cli_ok(app, "sso", "sp-key", "generate", str(org))
+    xml = NEW.for_connection(integration_id, "a@acme.example", encrypt_for=sp_certificate)
+    assert b"EncryptedAssertion" in xml.encode()
+    answer = post_acs(app.test_client(), integration_id, xml)
+    assert answer.status_code == 403
+    [refusal] = refusals(app, org)
+    assert refusal.detail["reason"].startswith(UNKNOWN_SIGNER)
+    assert f"SHA-256 {NEW_FP}" in refusal.detail["reason"]
 
 
 def test_a_response_without_key_info_gets_the_usual_refusal(app, org):
