@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import typing as t
 from datetime import timedelta
+from datetime import timezone
 
 from flask import flash
 from flask import redirect
@@ -81,12 +82,13 @@ def screen_state(directory: t.Any, connection: t.Any, warning_days: int) -> dict
     """The SSO screen's certificate warning, rotated-certificate refusal and refresh state."""
     if connection is None:
         return {"certificate_alert": None, "unknown_signer": None, "metadata_state": None}
+    checked_at = _aware(connection.metadata_checked_at)
     return {
         "certificate_alert": certificate_alert(connection, warning_days),
         "unknown_signer": directory.unknown_signer_refusal(organization(), connection),
         "metadata_state": (
             {
-                "checked_at": _aware(connection.metadata_checked_at),
+                "checked_at": checked_at.astimezone(timezone.utc) if checked_at else None,
                 "error": connection.metadata_error,
             }
             if connection.metadata_url
