@@ -81,6 +81,12 @@ class ConfigKeys:
     #: Warn this many days before a connection's last IdP signing certificate
     #: expires (``sso show``, ``sso check-certificates``).
     CERTIFICATE_WARNING_DAYS = "OKTA_SCIM_CERTIFICATE_WARNING_DAYS"
+    #: Days a certificate that the IdP's metadata stopped listing stays trusted after
+    #: the metadata refresh that found it gone (a rollover without a gap).
+    CERTIFICATE_OVERLAP_DAYS = "OKTA_SCIM_CERTIFICATE_OVERLAP_DAYS"
+    #: Hours between two metadata refreshes of a connection by ``flask okta-scim sso
+    #: refresh-metadata --all`` (run from cron).
+    METADATA_REFRESH_HOURS = "OKTA_SCIM_METADATA_REFRESH_HOURS"
     #: What SCIM deactivation does to an account that then belongs to no
     #: organization: ``"disable"`` (keep the row, disabled; reactivation finds
     #: it) or ``"delete"`` (delete the row; disabled instead if the
@@ -143,6 +149,8 @@ DEFAULTS: dict[str, t.Any] = {
     ConfigKeys.DNS_PORT: 53,
     ConfigKeys.DNS_TIMEOUT: 5,
     ConfigKeys.CERTIFICATE_WARNING_DAYS: 30,
+    ConfigKeys.CERTIFICATE_OVERLAP_DAYS: 7,
+    ConfigKeys.METADATA_REFRESH_HOURS: 24,
     # Keeps the host's rows that point at the person, and reactivation keeps the account's id:
     # docs/directory.rst "Removing a person".
     ConfigKeys.ACCOUNT_REMOVAL: "disable",
@@ -211,6 +219,8 @@ class Settings:
     admin_url_prefix: str
     admin_layout: str
     sp_key_secrets: tuple[str, ...] = ()
+    certificate_overlap_days: int = 7
+    metadata_refresh_hours: int = 24
 
     def resolver(self) -> Resolver:
         """The DNS resolver that domain checks use."""
@@ -302,6 +312,8 @@ def load_settings(config: Mapping[str, t.Any]) -> Settings:
         admin_url_prefix=_prefix(config, ConfigKeys.ADMIN_URL_PREFIX),
         admin_layout=_template(config, ConfigKeys.ADMIN_LAYOUT),
         sp_key_secrets=_secrets(config, ConfigKeys.SP_KEY_SECRETS),
+        certificate_overlap_days=_int(config, ConfigKeys.CERTIFICATE_OVERLAP_DAYS, 0, 365),
+        metadata_refresh_hours=_int(config, ConfigKeys.METADATA_REFRESH_HOURS, 1, 24 * 30),
     )
 
 

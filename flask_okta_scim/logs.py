@@ -38,6 +38,8 @@ EVENTS = frozenset(
         "scim.rerun",
         "scim.audit_failed",
         "certificate.expiring",
+        "metadata.refreshed",
+        "metadata.refresh_failed",
         "config.insecure_base_url",
         "config.base_url_missing",
         "account.delete_refused",

@@ -169,6 +169,33 @@ stops the check. Keywords: ``organization``, ``connection``, ``certificate``
 its last day, negative once expired).
 """
 
+idp_metadata_refreshed = _signals.signal("idp-metadata-refreshed")
+"""A metadata refresh changed an Okta connection: new certificates, or new sign-on URLs.
+
+Sent by :meth:`~flask_okta_scim.sqla.Directory.refresh_metadata` (``flask
+okta-scim sso refresh-metadata``, the admin console's **Refresh metadata**)
+inside its unit of work, only when something changed; a refresh that found
+nothing new sends nothing. Keywords: ``organization``, ``connection``,
+``added`` (SHA-256 fingerprints of the certificates trusted from now on),
+``retiring`` (fingerprints of the certificates the metadata no longer lists,
+still trusted until the end of the overlap, ``OKTA_SCIM_CERTIFICATE_OVERLAP_DAYS``),
+``dropped`` (fingerprints of retiring certificates whose overlap ended: no
+longer trusted). Lists of strings, possibly empty.
+"""
+
+idp_metadata_refresh_failed = _signals.signal("idp-metadata-refresh-failed")
+"""A metadata refresh of an Okta connection failed, or was refused: nothing was applied.
+
+The metadata could not be fetched or read, one of its new certificates was
+refused (weak, unreadable, not valid now), or it names another identity
+provider (another entity ID, a sign-on or logout URL on another host). Only
+``metadata_checked_at`` and ``metadata_error`` of the connection changed. Sent
+inside the refresh's unit of work, like the audit entry ``sso.metadata_refresh``
+(outcome ``failure``) and the log event ``metadata.refresh_failed``. Alert the
+operator or the organization's admins here. Keywords: ``organization``,
+``connection``, ``reason`` (one line, for an operator).
+"""
+
 account_management_changed = _signals.signal("account-management-changed")
 """An organization stopped managing an account (directory rule 9).
 
@@ -200,6 +227,8 @@ __all__ = [
     "account_management_changed",
     "domain_verified",
     "idp_certificate_expiring",
+    "idp_metadata_refresh_failed",
+    "idp_metadata_refreshed",
     "provisioning_held",
     "sso_login",
     "sso_logout",

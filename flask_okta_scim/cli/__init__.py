@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask.cli import AppGroup
 
+from . import sso_metadata  # noqa: F401  (adds ``refresh-metadata`` to the ``sso`` group)
 from .audit import audit
 from .domain import domain
 from .held import held

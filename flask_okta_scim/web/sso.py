@@ -35,6 +35,7 @@ from ..saml.certificates import trusted_certificates
 from ..saml.errors import NoTrustedCertificate
 from ..saml.errors import SamlError
 from ..saml.keys import KeyUnavailable
+from ..saml.rotation import explain_refusal
 from ..saml.service import SamlIdentity
 from ..saml.service import check_in_response_to
 from ..saml.service import login_url
@@ -235,6 +236,8 @@ def acs(integration_id: str) -> ResponseReturnValue:
                 identity, set(), allow_idp_initiated=connection.allow_idp_initiated
             )
     except SamlError as e:
+        # A failed signature may be Okta's rotated certificate: say so (never trusted).
+        e = explain_refusal(e, request.form, connection.idp_certificates or [])
         return _refuse(directory, organization, connection, e)
     if identity.in_response_to:
         return _finish(directory, connection, organization, identity, relay_state)

@@ -335,8 +335,10 @@ def test_a_failed_test_sign_in_returns_with_the_reason(app, org):
     assert back == f"{PREFIX}/{org}/sso?test=failed"
     page = client.get(f"{BASE_URL}{back}")
     assert page.status_code == 200
+    # The response names its signing certificate: the reason says it is not the connection's.
     assert re.search(
-        rb'role="alert" id="test-result">Test sign-in failed: [^<]*Signature validation failed',
+        rb'role="alert" id="test-result">Test sign-in failed: the IdP signs with a certificate '
+        rb"this connection does not have: SHA-256 [0-9A-F:]{95}",
         page.data,
     )
     assert b"Configured" in page.data  # not connected by a failure

@@ -13,7 +13,9 @@ builds on teams; :mod:`.connections` (Okta connections, SCIM tokens, sign-ins in
 progress, the replay cache) on :mod:`.certificates` (the IdP certificates'
 checks), on the base; :mod:`.sign_in` (the ACS's decisions)
 on JIT and connections; :mod:`.sp_keys` (the SP's key pairs and the options
-that use them: signed requests, encrypted assertions) on the base.
+that use them: signed requests, encrypted assertions) on the base;
+:mod:`.metadata_refresh` (refreshing connections from their IdP metadata URL,
+certificates kept for an overlap) on connections.
 :class:`Directory` is all of them.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 from .guard import ProvisioningGuard
 from .identities import UNSET
 from .identities import Identities
+from .metadata_refresh import MetadataRefresh
 from .sign_in import SignIn
 from .sign_in import SignIns
 from .sp_keys import SamlOptions
@@ -29,7 +32,7 @@ from .sp_keys import SamlOptions
 __all__ = ["UNSET", "Directory", "SignIn"]
 
 
-class Directory(SignIns, Identities, ProvisioningGuard, SamlOptions):
+class Directory(SignIns, Identities, ProvisioningGuard, SamlOptions, MetadataRefresh):
     """Accounts, organizations, teams and provisioned identities of one database session.
 
     Get one from :meth:`flask_okta_scim.OktaSCIM.directory` inside an

@@ -126,5 +126,6 @@ from . import audit  # noqa: E402, F401
 from . import domains  # noqa: E402, F401
 from . import provisioning  # noqa: E402, F401
 from . import sso  # noqa: E402, F401
+from . import sso_metadata  # noqa: E402, F401
 from . import sso_options  # noqa: E402, F401
 from . import teams  # noqa: E402, F401

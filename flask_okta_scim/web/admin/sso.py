@@ -3,7 +3,9 @@
 ``GET <prefix>/<org_id>/sso`` shows the connection's state (not set up,
 configured, connected; the last successful sign-in), its Integration ID, the
 sign-in URL to give people, the values to paste into Okta (ACS URL, entity
-ID, metadata URL), the IdP's certificates with their expiry, and the form
+ID, metadata URL), the IdP's certificates with their expiry (and what
+:mod:`.sso_metadata` adds: expiry and rotated-certificate warnings, the
+metadata refresh with **Refresh metadata**), and the form
 that sets the IdP: Okta's **Metadata URL**, or its **SSO URL** and **X.509
 certificate**, and **Allow IdP-initiated sign-in**. ``POST .../sso/connect``
 (**Connect**) creates the connection; ``POST .../sso`` (**Save**) configures
@@ -43,6 +45,7 @@ from . import actor
 from . import bp
 from . import organization
 from . import render
+from .sso_metadata import screen_state
 from .sso_options import saml_options
 
 #: What the status of a connection is called on the page.
@@ -164,6 +167,7 @@ def _page(
         test_result=_test_result(failed),
         certificates=_certificates(connection),
         warning_days=settings.certificate_warning_days,
+        **screen_state(directory, connection, settings.certificate_warning_days),
         form=form,
         connect_form=ConnectForm(),
         error=error,
