@@ -43,6 +43,7 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 from tests.sample_server import stop_process_group
@@ -84,6 +85,8 @@ class IdpUser:
 class ServiceProvider:
     entity_id: str
     acs_url: str
+    #: More ``saml20-sp-remote`` settings: certificates, SingleLogoutService, options.
+    options: Mapping[str, t.Any] = field(default_factory=dict)
 
 
 def unavailable() -> str | None:
@@ -355,9 +358,14 @@ class SimpleSAMLphp:
             },
         )
 
-    def add_sp(self, entity_id: str, acs_url: str) -> ServiceProvider:
-        """Register a service provider (``saml20-sp-remote.php``); takes effect at once."""
-        sp = ServiceProvider(entity_id, acs_url)
+    def add_sp(
+        self, entity_id: str, acs_url: str, options: Mapping[str, t.Any] | None = None
+    ) -> ServiceProvider:
+        """Register (or replace) a service provider in ``saml20-sp-remote.php``; at once.
+
+        ``options`` are more settings of its entry (``keys``, ``validate.authnrequest``...).
+        """
+        sp = ServiceProvider(entity_id, acs_url, dict(options or {}))
         self.service_providers[entity_id] = sp
         self._write_sp_remote()
         return sp
@@ -376,6 +384,7 @@ class SimpleSAMLphp:
                     "NameIDFormat": EMAIL_NAMEID,
                     "simplesaml.nameidattribute": "email",
                     "simplesaml.attributes": True,
+                    **sp.options,
                 }
                 for sp in self.service_providers.values()
             },
@@ -435,6 +444,10 @@ class SimpleSAMLphp:
                     "log_errors=0",
                     "-d",
                     "date.timezone=UTC",
+                    # Metadata files are rewritten while it runs: OPcache would go on serving
+                    # the copy it compiled before (it re-reads file times every few seconds).
+                    "-d",
+                    "opcache.enable=0",
                     "-d",
                     f"session.save_path={self.root / 'sessions'}",
                     "-S",

@@ -44,9 +44,7 @@ from tests.e2e import simplesamlphp
 from tests.e2e.browser import BROWSER_TIMEOUT_MS
 from tests.e2e.browser import SP_HOST
 from tests.e2e.browser import Trail
-from tests.e2e.browser import chromium
 from tests.e2e.browser import explain
-from tests.e2e.browser import fresh_context
 from tests.e2e.browser import sign_in_at_idp
 from tests.e2e.browser import wait_for_url
 from tests.e2e.simplesamlphp import IdpUser
@@ -72,26 +70,10 @@ TEAM = "Engineering"
 DOMAIN = "example.com"
 
 
-# -- the IdP and the browser (one of each per module) -------------------------------------------
-
-
 @pytest.fixture(scope="module")
-def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleSAMLphp]:
-    with simplesamlphp.serving(tmp_path_factory.mktemp("simplesamlphp"), IDP_USERS) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    """A fresh browser profile: no cookies."""
-    with fresh_context(browser) as ctx:
-        yield ctx
+def idp_users() -> list[IdpUser]:
+    """The people SimpleSAMLphp knows (the ``idp`` fixture is in ``conftest.py``)."""
+    return IDP_USERS
 
 
 # -- the app, as an operator runs and sets it up -------------------------------------------------
