@@ -15,7 +15,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import typing as t
+from datetime import datetime
 from datetime import timedelta
+from datetime import timezone
 
 from flask import Blueprint
 from flask import Response
@@ -42,6 +44,7 @@ from ..saml.service import login_url
 from ..saml.service import process_response
 from ..saml.service import sp_metadata
 from ..saml.settings import ServiceProvider
+from ..saml.settings import certificate_body
 from ..saml.settings import saml_settings
 from ..sqla.directory.connections import is_configured
 from ..sqla.directory.sp_keys import SpCredentials
@@ -105,6 +108,23 @@ def credentials_of(directory: t.Any, connection: t.Any) -> SpCredentials:
         raise SamlError(str(e)) from None
 
 
+def still_trusted(connection: t.Any) -> list[str]:
+    """The connection's IdP certificates, less those whose rollover overlap has ended."""
+    retiring = connection.retiring_certificates or {}
+    if not retiring:
+        return list(connection.idp_certificates or [])
+    now = datetime.now(timezone.utc)
+    ended = set()
+    for body, until in retiring.items():
+        try:
+            end = datetime.fromisoformat(str(until))
+        except ValueError:
+            continue
+        if (end if end.tzinfo else end.replace(tzinfo=timezone.utc)) <= now:
+            ended.add(certificate_body(body))
+    return [c for c in connection.idp_certificates or [] if certificate_body(c) not in ended]
+
+
 def _settings_for(connection: t.Any, credentials: SpCredentials | None = None) -> dict[str, t.Any]:
     """python3-saml settings trusting only the connection's certificates valid now.
 
@@ -112,10 +132,12 @@ def _settings_for(connection: t.Any, credentials: SpCredentials | None = None) -
     the connection's ``allow_expired_certificate`` override), not valid yet,
     or weak. Our key pair is in the settings only when ``credentials`` are
     given (reading them costs a query): signing a request needs them,
-    decrypting an assertion passes them to the ACS separately.
+    decrypting an assertion passes them to the ACS separately. A certificate
+    a metadata refresh found gone is trusted until the end of its overlap
+    (``retiring_certificates``) even if no refresh ran since.
     """
     trust = trusted_certificates(
-        connection.idp_certificates or [],
+        still_trusted(connection),
         allow_expired=bool(connection.allow_expired_certificate),
     )
     if not trust.trusted:

@@ -184,6 +184,8 @@ def test_a_rotated_certificate_is_picked_up_and_the_old_one_kept_then_dropped(ap
     assert signs_in(app, org_id, NEW) and signs_in(app, org_id, OLD)
 
     pass_overlap(app, org_id)
+    # Past the overlap the old key is refused at once, before any refresh runs again.
+    assert signs_in(app, org_id, NEW) and not signs_in(app, org_id, OLD)
     with heard(signals.idp_metadata_refreshed) as sent:
         result = run(app, "sso", "refresh-metadata", org_id)
     assert result.exit_code == 0 and f"refreshed: dropped {OLD_FP}" in result.stdout
