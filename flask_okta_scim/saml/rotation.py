@@ -28,6 +28,7 @@ from .certificates import inspect_certificate
 from .errors import NoTrustedCertificate
 from .errors import SamlError
 from .guard import decode_response
+from .guard import parse
 
 #: How every refusal built here starts: the admin console finds them by it.
 UNKNOWN_SIGNER = "the IdP signs with a certificate this connection does not have"
@@ -141,25 +142,11 @@ def rotated_reason(info: CertificateInfo) -> str:
 
 
 def _parse(xml: bytes) -> etree._Element | None:
-    if b"<!DOCTYPE" in xml:
-        return None
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        load_dtd=False,
-        dtd_validation=False,
-        attribute_defaults=False,
-        no_network=True,
-        huge_tree=False,
-        collect_ids=False,
-    )
+    """The document as the signature guard parses it (no DTD, entities or network), or ``None``."""
     try:
-        root = etree.fromstring(xml, parser=parser)
-    except etree.XMLSyntaxError:
+        return parse(xml)
+    except SamlError:
         return None
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        return None
-    return root
 
 
 __all__ = [
