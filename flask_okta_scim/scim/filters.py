@@ -10,6 +10,7 @@ on one resource's own attribute values (RFC 7644 §3.5.2), not on query results.
 
 from __future__ import annotations
 
+import re
 import typing as t
 from collections import deque
 from collections.abc import Mapping
@@ -139,6 +140,12 @@ def parse_filter(text: str, attributes: AttributeMap) -> Node:
     if len(text) > MAX_FILTER_LENGTH:
         raise InvalidFilter(f"The filter is longer than {MAX_FILTER_LENGTH} characters.")
     _check_complexity(text)
+    simple = _simple_equality(text, attributes)
+    return simple if simple is not None else _parsed(text, attributes)
+
+
+def _parsed(text: str, attributes: AttributeMap) -> Node:
+    """:func:`parse_filter` by scim2-filter-parser's lexer and parser (length checked)."""
     try:
         tokens = list(SCIMLexer().tokenize(text))
         tree = SCIMParser().parse(iter(tokens))
@@ -155,6 +162,27 @@ def parse_filter(text: str, attributes: AttributeMap) -> Node:
         elif token.type == "COMP_VALUE":
             values.append(str(token.value))
     return _Converter(attributes, values).node(tree)
+
+
+#: ``attribute eq "value"`` with a plain attribute name and a value without quotes or
+#: backslashes: the form of Okta's lookups before every create and update.
+_SIMPLE_EQ = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s+eq\s+"([^"\\]*)"\s*', re.IGNORECASE)
+
+
+def _simple_equality(text: str, attributes: AttributeMap) -> Compare | None:
+    """The :class:`Compare` of a simple string equality, without running the parser.
+
+    The same node the parser's path makes (one look-up in ``attributes``, a
+    top-level string attribute): ``None`` for anything else, which the
+    parser then reads. Saves the lexer and parser on every Okta lookup.
+    """
+    found = _SIMPLE_EQ.fullmatch(text)
+    if found is None:
+        return None
+    attribute = attributes.get(found.group(1).lower())
+    if attribute is None or attribute.type != "string" or attribute.parent is not None:
+        return None
+    return Compare(attribute.name, "eq", found.group(2))
 
 
 #: Parentheses and brackets may nest this deep; more is refused (and would exhaust parsers).

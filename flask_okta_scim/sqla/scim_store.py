@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import typing as t
 from collections import defaultdict
+from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,6 +37,9 @@ from .directory import UNSET
 from .directory import Directory
 from .scim_query import group_condition
 from .scim_query import user_condition
+from .scim_query import user_name_count
+from .scim_query import user_name_key
+from .scim_query import user_name_lookup
 
 
 @dataclass(frozen=True)
@@ -72,26 +76,23 @@ class SQLAlchemyScimStore:
         self, condition: Node | None, start: int, count: int, *, with_groups: bool
     ) -> Page:
         """The organization's users, in a stable order (creation, then id)."""
-        ident = self.models.identity
-        where = [ident.organization_id == self.organization.id, ident.deleted_at.is_(None)]
-        if condition is not None:
-            where.append(user_condition(condition, self.models))
-        rows = (
-            list(
-                self.session.scalars(
-                    select(ident)
-                    .where(*where)
-                    .order_by(ident.created_at, ident.id)
-                    .offset(start - 1)
-                    .limit(count)
-                )
+        key = user_name_key(condition)
+        if key is not None:  # Okta's lookup before every create and update
+            statement, values = user_name_lookup(self.models), {"org": self.organization.id}
+            rows = self._page(statement, {**values, "key": key}, start, count)
+            total = self._total(
+                rows, start, count, lambda: user_name_count(self.models), {**values, "key": key}
             )
-            if count
-            else []
-        )
-        total = self._total(
-            rows, start, count, select(func.count()).select_from(ident).where(*where)
-        )
+        else:
+            ident = self.models.identity
+            where = [ident.organization_id == self.organization.id, ident.deleted_at.is_(None)]
+            if condition is not None:
+                where.append(user_condition(condition, self.models))
+            query = select(ident).where(*where).order_by(ident.created_at, ident.id)
+            rows = self._page(query.offset(start - 1).limit(count), {}, start, count)
+            total = self._total(
+                rows, start, count, lambda: select(func.count()).select_from(ident).where(*where)
+            )
         groups = self._groups_of([r.id for r in rows]) if with_groups else None
         return Page(
             total,
@@ -100,6 +101,17 @@ class SQLAlchemyScimStore:
                 for r in rows
             ],
         )
+
+    def _page(
+        self, statement: t.Any, values: dict[str, t.Any], start: int, count: int
+    ) -> list[t.Any]:
+        """The rows of one page (none for ``count`` 0): ``statement`` already paged, or
+        prepared with ``skip`` and ``n`` parameters."""
+        if not count:
+            return []
+        if values:
+            values = {**values, "skip": start - 1, "n": count}
+        return list(self.session.scalars(statement, values))
 
     def load_user(self, scim_id: str, *, for_update: bool = False) -> t.Any:
         """The organization's identity ``scim_id``; ``None`` if absent or deleted.
@@ -233,10 +245,12 @@ class SQLAlchemyScimStore:
             rows,
             start,
             count,
-            select(func.count())
-            .select_from(group)
-            .join(team, team.id == group.team_id)
-            .where(*where),
+            lambda: (
+                select(func.count())
+                .select_from(group)
+                .join(team, team.id == group.team_id)
+                .where(*where)
+            ),
         )
         return Page(
             total,
@@ -416,8 +430,18 @@ class SQLAlchemyScimStore:
             )
         return [found[i] for i in dict.fromkeys(scim_ids) if i in found]
 
-    def _total(self, rows: Sequence[t.Any], start: int, count: int, count_query: t.Any) -> int:
-        """``totalResults``: counted by the database unless the first page says it all."""
+    def _total(
+        self,
+        rows: Sequence[t.Any],
+        start: int,
+        count: int,
+        count_query: Callable[[], t.Any],
+        values: dict[str, t.Any] | None = None,
+    ) -> int:
+        """``totalResults``: counted by the database unless the first page says it all.
+
+        ``count_query`` makes the COUNT statement (run with ``values``), only when needed.
+        """
         if start == 1 and len(rows) < count:
             return len(rows)
-        return int(self.session.scalar(count_query) or 0)
+        return int(self.session.scalar(count_query(), values or {}) or 0)

@@ -509,3 +509,57 @@ def test_huge_filter_is_refused_cheaply():
     started = time.perf_counter()
     refused(" or ".join(['title eq "x"'] * 100_000))
     assert time.perf_counter() - started < 1
+
+
+# -- the fast path for `attribute eq "value"` ------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from flask_okta_scim.scim import filters as filter_module  # noqa: E402
+
+_NAMES = sorted({name for name in [*USER_FILTERS, *GROUP_FILTERS] if ":" not in name})
+_VALUES = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters='"\\\x00'),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(_NAMES),
+    value=_VALUES,
+    before=st.sampled_from(["", " ", "  "]),
+    op=st.sampled_from(["eq", "EQ", "Eq"]),
+    attributes=st.sampled_from([USER_FILTERS, GROUP_FILTERS]),
+)
+def test_the_fast_path_gives_the_parsers_node(name, value, before, op, attributes):
+    """Whenever the shortcut answers, it answers what the lexer and parser would."""
+    text = f'{before}{name} {op} "{value}"{before}'
+    fast = filter_module._simple_equality(text, attributes)
+    try:
+        slow = filter_module._parsed(text, attributes)
+    except InvalidFilter:
+        slow = None
+    if fast is not None:
+        assert fast == slow
+    known = attributes.get(name.lower())
+    plain = "." not in name and known is not None and known.type == "string"
+    if plain and isinstance(slow, Compare):
+        assert fast == slow  # and it does answer for every plain string equality
+
+
+def test_the_fast_path_leaves_everything_else_to_the_parser():
+    for text in (
+        'emails eq "a@b.c"',  # a multi-valued alias: a ValuePath
+        'active eq "true"',  # a boolean from a string (Entra)
+        'userName eq "a" and active eq true',
+        'name.familyName eq "x"',
+        f'{CORE_USER}:userName eq "x"',
+        'userName ne "x"',
+    ):
+        assert filter_module._simple_equality(text, USER_FILTERS) is None, text
+    assert parse_filter('userName eq "Ada@Example.com"', USER_FILTERS) == Compare(
+        "userName", "eq", "Ada@Example.com"
+    )

@@ -12,6 +12,7 @@ everywhere: AuthnRequests in progress and the replay cache.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -20,6 +21,7 @@ from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import or_
@@ -59,6 +61,22 @@ def _aware(value: datetime | None) -> datetime | None:
 def is_configured(connection: t.Any) -> bool:
     """Whether ``connection`` has what a sign-in needs: entity ID, SSO URL, a certificate."""
     return bool(connection.idp_entity_id and connection.idp_sso_url and connection.idp_certificates)
+
+
+@functools.cache
+def _token_lookup(models: t.Any) -> t.Any:
+    """The token, its organization and its provisioning flags by token hash (``hash``).
+
+    Built once per set of models, so that SQLAlchemy reuses its compiled form
+    and cache key: this runs before every SCIM request.
+    """
+    tok, c, org = models.scim_token, models.connection, models.organization
+    return (
+        select(tok, org, c.provisioning_enabled, c.provisioning_dry_run)
+        .join(c, c.organization_id == tok.organization_id)
+        .join(org, org.id == tok.organization_id)
+        .where(tok.token_hash == bindparam("hash"))
+    )
 
 
 class Connections(Certificates):
@@ -328,13 +346,8 @@ class Connections(Certificates):
         if not token or len(token) > 512:
             return None
         presented = hash_token(token)
-        tok, c, org = self.models.scim_token, self.models.connection, self.models.organization
-        found = self.session.execute(
-            select(tok, org, c.provisioning_enabled, c.provisioning_dry_run)
-            .join(c, c.organization_id == tok.organization_id)
-            .join(org, org.id == tok.organization_id)
-            .where(tok.token_hash == presented)
-        ).first()
+        tok = self.models.scim_token
+        found = self.session.execute(_token_lookup(self.models), {"hash": presented}).first()
         if found is None:
             return None
         row, organization, enabled, dry_run = found
