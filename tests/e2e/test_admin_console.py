@@ -269,7 +269,7 @@ def connect(page: Page, idp: SimpleSAMLphp) -> str:
 def configure(page: Page, idp: SimpleSAMLphp) -> None:
     """Paste the IdP's metadata link, **Save**; the page then says *Configured*."""
     field(page, "Metadata URL").fill(idp.metadata_url_for_this_machine())
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(sso_status(page)).to_contain_text("Status: Configured")
 
 
@@ -388,7 +388,7 @@ def test_single_sign_on_from_connect_to_connected(
     field(page, "Metadata URL").fill(idp.metadata_url_for_this_machine())
     allow = page.get_by_role("checkbox", name="Allow IdP-initiated sign-in")
     allow.check()
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Saved")
     expect(sso_status(page)).to_contain_text("Status: Configured")
     expect(allow).to_be_checked()
@@ -550,7 +550,7 @@ def test_pre_approved_domain_admits_a_newcomer(
     domains = field(page, "Pre-approved domains")
     domains.fill("initech.example")
     screenshot(page, "team", app_server, idp)
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Saved the pre-approved domains")
     expect(team_row).to_contain_text("initech.example")
 
@@ -709,7 +709,7 @@ def test_bad_identity_provider_input_is_an_inline_error_and_changes_nothing(
     else:
         field(page, "Metadata URL").fill(metadata_without_key)
     page.get_by_role("checkbox", name="Allow IdP-initiated sign-in").uncheck()
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
 
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text(message)
@@ -881,7 +881,7 @@ def test_a_certificate_error_describes_the_certificate_field(
     field(page, "Metadata URL").fill("")
     field(page, "SSO URL").fill(OKTA_SSO_URL)
     field(page, "X.509 certificate").fill(weak_certificate())
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("alert")).to_contain_text("1024")
     certificate = field(page, "X.509 certificate")
     expect(certificate).to_have_attribute("aria-invalid", "true", timeout=1000)
