@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 import typing as t
 
 import click
@@ -87,12 +88,22 @@ def _sqlite_foreign_keys(dbapi_connection: t.Any, connection_record: t.Any) -> N
 
 
 def _instance_secret(instance_path: str) -> str:
-    """A random secret key kept in the instance folder, made on first start."""
+    """A random secret key kept in the instance folder, made on first start.
+
+    Written to a file of its own, then linked into place: worker processes that start
+    together all read the one secret that was linked first, never an empty file.
+    """
     path = os.path.join(instance_path, "secret_key")
     if not os.path.exists(path):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
+        fd, written = tempfile.mkstemp(dir=instance_path)  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+            os.link(written, path)
+        except FileExistsError:
+            pass  # another process linked its secret first: that one is used
+        finally:
+            os.unlink(written)
     with open(path) as f:
         return f.read().strip()
 
