@@ -99,6 +99,7 @@ class Target:
         self.elapsed = 0.0
         self.people = 0
         self.times: dict[str, list[float]] = {}
+        self.rates: list[float] = []
 
     def onboard(self, emails: list[str], concurrency: int, *, counted: bool = True) -> None:
         """Assign ``emails`` as Okta does, ``concurrency`` at a time, one client per thread."""
@@ -123,6 +124,7 @@ class Target:
         if counted:
             self.elapsed += elapsed
             self.people += len(emails)
+            self.rates.append(len(emails) / elapsed)
             for transport in transports:
                 for method, samples in transport.times.items():
                     self.times.setdefault(method, []).extend(samples)
@@ -135,6 +137,7 @@ class Target:
     def figures(self) -> dict[str, float]:
         return {
             "people_per_s": self.people / self.elapsed,
+            "people_per_s_by_round": self.rates,
             "lookup_ms": statistics.median(self.times["GET"]) * 1000,
             "create_ms": statistics.median(self.times["POST"]) * 1000,
         }

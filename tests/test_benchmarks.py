@@ -45,7 +45,7 @@ SAML_OPTIONS = {
     "ratio_logout_check_vs_none",
     "ratio_sign_out_okta_vs_local",
 }
-SERVER = {"people_per_s", "lookup_ms", "create_ms"}
+SERVER = {"people_per_s", "people_per_s_by_round", "lookup_ms", "create_ms"}
 TABLE = {
     "SCIM lookup / bare endpoint",
     "lookup, large / small organization",
