@@ -57,7 +57,7 @@ FULL: dict[str, t.Any] = {
     "acs": {"samples": 80, "rounds": 5},
     "saml_options": {"samples": 30, "rounds": 5},
     "scim_patch": {"items": 2000, "ops": 125, "keys": 2000, "doublings": 3, "rounds": 3},
-    "onboarding": {"people": 10000, "concurrency": 4, "workers": 2, "rounds": 4, "warmup": 40},
+    "onboarding": {"people": 10000, "concurrency": 4, "workers": 2, "rounds": 8, "warmup": 40},
 }
 #: The sizes of ``--quick``: a smoke test of every code path.
 QUICK: dict[str, t.Any] = {
@@ -117,6 +117,8 @@ def machine(databases: list[str]) -> dict[str, t.Any]:
             engine = create_engine(make_url(database).set(database="postgres"))
             with engine.connect() as conn:
                 found["postgresql"] = conn.execute(text("SHOW server_version")).scalar_one()
+                autovacuum = conn.execute(text("SHOW autovacuum")).scalar_one()
+                found["postgresql_autovacuum"] = autovacuum
             engine.dispose()
     return found
 
