@@ -2,7 +2,7 @@
 #   make demo   set up .venv, initialise the sample app's database with a demo organization, serve it
 #   make test   set up .venv, run style and type checks, the whole test suite and the docs build
 # and, for the performance figures (docs/performance.rst):
-#   make bench  every benchmark on SQLite and PostgreSQL (about 12 minutes on 2 cores):
+#   make bench  every benchmark on SQLite and PostgreSQL (8-12 minutes on 2 cores):
 #               a table of ratios, benchmarks/results/latest.json and the docs' plot;
 #               BENCH_ARGS=--quick for a smoke run, --help for the other options
 PYTHON ?= python3

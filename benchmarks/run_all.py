@@ -13,7 +13,7 @@ its baseline once and ours on each database, interleaved). Then:
   ``docs/_static/bench-lookup-scaling.png``, the picture in the docs, or
   ``benchmarks/results/lookup-scaling-quick.png`` with ``--quick``).
 
-A full run takes about twelve minutes on a 2-core machine; ``--quick`` (tiny sizes, for a
+A full run takes 8-12 minutes on a 2-core machine; ``--quick`` (tiny sizes, for a
 smoke test: the figures mean nothing) well under two.
 """
 
@@ -51,7 +51,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 PLOT = ROOT / "docs" / "_static" / "bench-lookup-scaling.png"
 BENCHMARKS = ("scim_lookup", "acs", "saml_options", "scim_patch", "onboarding")
 
-#: The sizes of a full run: about twelve minutes on 2 cores.
+#: The sizes of a full run: 8-12 minutes on 2 cores.
 FULL: dict[str, t.Any] = {
     "scim_lookup": {"sizes": [1000, 10000, 100000], "rounds": 5, "requests": 100},
     "acs": {"samples": 80, "rounds": 5},
