@@ -1,14 +1,19 @@
 # Two commands from a fresh clone:
 #   make demo   set up .venv, initialise the sample app's database with a demo organization, serve it
 #   make test   set up .venv, run style and type checks, the whole test suite and the docs build
+# and, for the performance figures (docs/performance.rst):
+#   make bench  every benchmark on SQLite and PostgreSQL (8-12 minutes on 2 cores):
+#               a table of ratios, benchmarks/results/latest.json and the docs' plot;
+#               BENCH_ARGS=--quick for a smoke run, --help for the other options
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT := $(or $(FLASK_RUN_PORT),5000)
 
-.PHONY: demo test install lint typing pytest docs clean
+.PHONY: demo test install lint typing pytest docs bench clean
 
+# .[dev] brings the tests' and the benchmarks' extras too (pyproject.toml).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -39,6 +44,9 @@ pytest: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/sphinx-build -q -E -W --keep-going -b html docs docs/_build/html
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache

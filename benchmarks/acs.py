@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
+from benchmarks.scim_lookup import drop_database
 from benchmarks.scim_lookup import fresh_database
 from flask_okta_scim.saml.service import request_data
 from flask_okta_scim.web.sso import urls
@@ -34,16 +35,18 @@ from tests.saml_idp import encode
 BASE = "https://app.example.test"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database", default="postgresql+psycopg://postgres@127.0.0.1:5432")
-    parser.add_argument("--samples", type=int, default=150)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-
+def measure(
+    database: str = "postgresql+psycopg://postgres@127.0.0.1:5432",
+    *,
+    samples: int = 150,
+    rounds: int = 5,
+) -> dict[str, float]:
+    """Time python3-saml's validation and our ACS in a fresh database on ``database`` (a
+    PostgreSQL server URL, or ``sqlite``); medians in milliseconds, and their ratio."""
+    url = fresh_database(database)
     app = create_app(
         {
-            "SQLALCHEMY_DATABASE_URI": fresh_database(args.database),
+            "SQLALCHEMY_DATABASE_URI": url,
             "SECRET_KEY": "bench",
             "OKTA_SCIM_BASE_URL": BASE,
         }
@@ -96,17 +99,31 @@ def main() -> None:
     baseline(responses(10))
     ours(responses(10))
     base_medians, our_medians = [], []
-    for _ in range(args.rounds):
-        batch = responses(args.samples)
+    for _ in range(rounds):
+        batch = responses(samples)
         base_medians.append(baseline(batch))
-        our_medians.append(ours(responses(args.samples)))
+        our_medians.append(ours(responses(samples)))
     b, o = statistics.median(base_medians), statistics.median(our_medians)
-    print(f"python3-saml process_response  {b * 1000:8.3f} ms")
-    print(f"our ACS (full request)         {o * 1000:8.3f} ms")
-    print(f"ratio ACS / python3-saml (target <= 1.3): {o / b:.2f}")
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    drop_database(url)
+    return {"python3_saml_ms": b * 1000, "acs_ms": o * 1000, "ratio_acs_vs_python3_saml": o / b}
+
+
+def report(result: dict[str, float]) -> None:
+    print(f"python3-saml process_response  {result['python3_saml_ms']:8.3f} ms")
+    print(f"our ACS (full request)         {result['acs_ms']:8.3f} ms")
+    print(f"ratio ACS / python3-saml (target <= 1.3): {result['ratio_acs_vs_python3_saml']:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database", default="postgresql+psycopg://postgres@127.0.0.1:5432")
+    parser.add_argument("--samples", type=int, default=150)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    report(measure(args.database, samples=args.samples, rounds=args.rounds))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.scim_lookup import drop_database
 from benchmarks.scim_lookup import fresh_database
 from flask_okta_scim.web.session import SESSION_KEY
 from sample_app import create_app
@@ -50,16 +51,32 @@ def median_of(samples: int, run: Callable[[], None]) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database", default="postgresql+psycopg://postgres@127.0.0.1:5432")
-    parser.add_argument("--samples", type=int, default=60)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+#: The times :func:`measure` returns (milliseconds), and their printed labels.
+LABELS = {
+    "acs_plain_ms": "acs plain",
+    "acs_aes256_cbc_ms": "acs encrypted aes256-cbc",
+    "acs_aes256_gcm_ms": "acs encrypted aes256-gcm",
+    "start_plain_ms": "start plain",
+    "start_signed_ms": "start signed",
+    "session_check_ms": "session check, no logout record",
+    "session_check_logout_ms": "session check, logout check",
+    "sign_out_local_ms": "sign-out local",
+    "sign_out_okta_ms": "sign-out through Okta (signed)",
+}
 
+
+def measure(
+    database: str = "postgresql+psycopg://postgres@127.0.0.1:5432",
+    *,
+    samples: int = 60,
+    rounds: int = 5,
+) -> dict[str, float]:
+    """Time each option against its plain form in a fresh database on ``database`` (a
+    PostgreSQL server URL, or ``sqlite``); :data:`LABELS`' times and the ratios."""
+    url = fresh_database(database)
     app = create_app(
         {
-            "SQLALCHEMY_DATABASE_URI": fresh_database(args.database),
+            "SQLALCHEMY_DATABASE_URI": url,
             "SECRET_KEY": "bench",
             "OKTA_SCIM_BASE_URL": BASE,
             "OKTA_SCIM_SSO_START_LIMIT": "1000000/minute",
@@ -105,7 +122,7 @@ def main() -> None:
                     encryption=encryption,
                 )
             )
-            for _ in range(args.samples)
+            for _ in range(samples)
         ]
         client = app.test_client()
         items = iter(batch)
@@ -114,7 +131,7 @@ def main() -> None:
             r = client.post(f"{base}/acs", data={"SAMLResponse": next(items)})
             assert r.status_code == 302, r.data[:300]
 
-        return median_of(args.samples, post)
+        return median_of(samples, post)
 
     def start(signed: bool) -> float:
         set_signed(signed)
@@ -124,7 +141,7 @@ def main() -> None:
             r = client.get(base)
             assert r.status_code == 302 and ("Signature=" in r.headers["Location"]) == signed
 
-        return median_of(args.samples, get)
+        return median_of(samples, get)
 
     def signed_in_client(with_name_id: bool) -> t.Any:
         client = app.test_client()
@@ -144,11 +161,11 @@ def main() -> None:
         def get() -> None:
             assert client.get(f"{BASE}/me").status_code == 200
 
-        return median_of(args.samples, get)
+        return median_of(samples, get)
 
     def sign_out(through_okta: bool) -> float:
         times = []
-        for _ in range(max(args.samples // 3, 10)):
+        for _ in range(max(samples // 3, 10)):
             client = signed_in_client(through_okta)
             start_time = time.perf_counter()
             r = client.post(f"{BASE}/logout")
@@ -159,41 +176,56 @@ def main() -> None:
     aes_cbc = {"cipher": "aes256-cbc"}
     aes_gcm = {"cipher": "aes256-gcm"}
     cases: dict[str, Callable[[], float]] = {
-        "acs plain": lambda: acs(None),
-        "acs encrypted aes256-cbc": lambda: acs(aes_cbc),
-        "acs encrypted aes256-gcm": lambda: acs(aes_gcm),
-        "start plain": lambda: start(False),
-        "start signed": lambda: start(True),
-        "session check, no logout record": lambda: me(False),
-        "session check, logout check": lambda: me(True),
-        "sign-out local": lambda: sign_out(False),
-        "sign-out through Okta (signed)": lambda: sign_out(True),
+        "acs_plain_ms": lambda: acs(None),
+        "acs_aes256_cbc_ms": lambda: acs(aes_cbc),
+        "acs_aes256_gcm_ms": lambda: acs(aes_gcm),
+        "start_plain_ms": lambda: start(False),
+        "start_signed_ms": lambda: start(True),
+        "session_check_ms": lambda: me(False),
+        "session_check_logout_ms": lambda: me(True),
+        "sign_out_local_ms": lambda: sign_out(False),
+        "sign_out_okta_ms": lambda: sign_out(True),
     }
     for run in cases.values():  # warm up
         run()
     found: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         for name, run in cases.items():
             found[name].append(run())
-    m = {name: statistics.median(values) for name, values in found.items()}
-    for name, value in m.items():
-        print(f"{name:38s} {value * 1000:8.3f} ms")
-    print()
-    plain = m["acs plain"]
-    print(f"ratio encrypted (CBC) / plain sign-in: {m['acs encrypted aes256-cbc'] / plain:.2f}")
-    print(f"ratio encrypted (GCM) / plain sign-in: {m['acs encrypted aes256-gcm'] / plain:.2f}")
-    print(f"ratio signed / plain sign-in start:    {m['start signed'] / m['start plain']:.2f}")
-    print(
-        "ratio session check with / without the logout check: "
-        f"{m['session check, logout check'] / m['session check, no logout record']:.2f}"
-    )
-    print(
-        "ratio sign-out through Okta / local:   "
-        f"{m['sign-out through Okta (signed)'] / m['sign-out local']:.2f}"
-    )
+    m = {name: statistics.median(values) * 1000 for name, values in found.items()}
+    m["ratio_encrypted_cbc_vs_plain"] = m["acs_aes256_cbc_ms"] / m["acs_plain_ms"]
+    m["ratio_encrypted_gcm_vs_plain"] = m["acs_aes256_gcm_ms"] / m["acs_plain_ms"]
+    m["ratio_signed_start_vs_plain"] = m["start_signed_ms"] / m["start_plain_ms"]
+    m["ratio_logout_check_vs_none"] = m["session_check_logout_ms"] / m["session_check_ms"]
+    m["ratio_sign_out_okta_vs_local"] = m["sign_out_okta_ms"] / m["sign_out_local_ms"]
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    drop_database(url)
+    return m
+
+
+def report(m: dict[str, float]) -> None:
+    for key, label in LABELS.items():
+        print(f"{label:38s} {m[key]:8.3f} ms")
+    print()
+    print(f"ratio encrypted (CBC) / plain sign-in: {m['ratio_encrypted_cbc_vs_plain']:.2f}")
+    print(f"ratio encrypted (GCM) / plain sign-in: {m['ratio_encrypted_gcm_vs_plain']:.2f}")
+    print(f"ratio signed / plain sign-in start:    {m['ratio_signed_start_vs_plain']:.2f}")
+    print(
+        "ratio session check with / without the logout check: "
+        f"{m['ratio_logout_check_vs_none']:.2f}"
+    )
+    print(f"ratio sign-out through Okta / local:   {m['ratio_sign_out_okta_vs_local']:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database", default="postgresql+psycopg://postgres@127.0.0.1:5432")
+    parser.add_argument("--samples", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    report(measure(args.database, samples=args.samples, rounds=args.rounds))
 
 
 def _days(n: int) -> t.Any:

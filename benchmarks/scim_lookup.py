@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
 import time
+import typing as t
 import uuid
 from pathlib import Path
 
@@ -41,17 +43,30 @@ HEADERS = {"Accept": "application/scim+json", "User-Agent": "Okta SCIM Client 1.
 
 
 def fresh_database(server: str) -> str:
+    """A new, empty database on ``server`` (a PostgreSQL server URL, or ``sqlite``), named
+    for this process so that runs side by side do not collide; its URL."""
+    tag = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
     if server.startswith("sqlite"):
-        path = Path("/tmp") / f"okta-scim-bench-{uuid.uuid4().hex}.sqlite"
-        return f"sqlite:///{path}"
+        return f"sqlite:///{Path('/tmp') / f'okta-scim-bench-{tag}.sqlite'}"
     url = make_url(server)
-    name = "flask_okta_scim_bench"
+    name = f"flask_okta_scim_bench_{tag}"
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    """Remove a database :func:`fresh_database` made."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        Path(t.cast(str, parsed.database)).unlink(missing_ok=True)
+        return
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def populate(app: Flask, name: str, users: int, group_size: int) -> tuple[str, list[str], str]:
@@ -173,19 +188,30 @@ def timed(fn, n: int) -> float:  # type: ignore[no-untyped-def]
     return statistics.median(samples)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--database",
-        default="postgresql+psycopg://postgres@127.0.0.1:5432",
-        help="a PostgreSQL server URL, or 'sqlite'",
-    )
-    parser.add_argument("--users", type=int, default=20000)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--requests", type=int, default=200)
-    args = parser.parse_args()
+#: The figures :func:`measure` returns (times in milliseconds), and their printed labels.
+LABELS = {
+    "bare_lookup_ms": "bare lookup",
+    "scim_lookup_big_ms": "scim lookup (big org)",
+    "scim_lookup_small_ms": "scim lookup (small org)",
+    "patch_big_group_ms": "patch one member (big group)",
+    "patch_small_group_ms": "patch one member (small group)",
+    "ratio_lookup_vs_bare": "ratio scim lookup / bare lookup (target <= 1.5)",
+    "ratio_lookup_big_vs_small": "ratio lookup big / small org (target ~1)",
+    "ratio_patch_big_vs_small": "ratio one-member patch big / small group (~1)",
+}
 
-    url = fresh_database(args.database)
+
+def measure(
+    database: str = "postgresql+psycopg://postgres@127.0.0.1:5432",
+    *,
+    users: int = 20000,
+    rounds: int = 7,
+    requests: int = 200,
+    verbose: bool = False,
+) -> dict[str, float]:
+    """Time the lookups and PATCHes in a fresh database on ``database`` (a PostgreSQL
+    server URL, or ``sqlite``); returns :data:`LABELS`' figures."""
+    url = fresh_database(database)
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": url,
@@ -196,15 +222,13 @@ def main() -> None:
     )
     with app.app_context():
         db.create_all()
-    print(
-        f"database: {db.engine.dialect.name if False else url.split(':')[0]}, "
-        f"users: {args.users} and 100",
-        flush=True,
-    )
+    if verbose:
+        print(f"database: {url.split(':')[0]}, users: {users} and 100", flush=True)
     t0 = time.perf_counter()
-    big_token, big_names, big_group = populate(app, "big", args.users, args.users // 2)
+    big_token, big_names, big_group = populate(app, "big", users, users // 2)
     small_token, small_names, small_group = populate(app, "small", 100, 100)
-    print(f"populated in {time.perf_counter() - t0:.1f} s", flush=True)
+    if verbose:
+        print(f"populated in {time.perf_counter() - t0:.1f} s", flush=True)
     with app.app_context():
         big_org = okta.directory().get_organization("big").id
 
@@ -259,38 +283,61 @@ def main() -> None:
         return go
 
     cases = {
-        "bare lookup": bare_lookup,
-        "scim lookup (big org)": scim_lookup(big_token, big_names),
-        "scim lookup (small org)": scim_lookup(small_token, small_names),
-        "patch one member (big group)": one_member_patch(big_token, big_group, extra["big"]),
-        "patch one member (small group)": one_member_patch(
-            small_token, small_group, extra["small"]
-        ),
+        "bare_lookup_ms": bare_lookup,
+        "scim_lookup_big_ms": scim_lookup(big_token, big_names),
+        "scim_lookup_small_ms": scim_lookup(small_token, small_names),
+        "patch_big_group_ms": one_member_patch(big_token, big_group, extra["big"]),
+        "patch_small_group_ms": one_member_patch(small_token, small_group, extra["small"]),
     }
     for fn in cases.values():  # warm up
         timed(fn, 20)
     medians: dict[str, list[float]] = {k: [] for k in cases}
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         for name, fn in random.sample(list(cases.items()), len(cases)):
-            medians[name].append(timed(fn, args.requests))
-    result = {k: statistics.median(v) for k, v in medians.items()}
-    for name, value in result.items():
-        print(f"{name:32s} {value * 1000:8.3f} ms")
-    print(
-        f"ratio scim lookup / bare lookup (target <= 1.5): "
-        f"{result['scim lookup (big org)'] / result['bare lookup']:.2f}"
+            medians[name].append(timed(fn, requests))
+    result = {k: statistics.median(v) * 1000 for k, v in medians.items()}
+    result["ratio_lookup_vs_bare"] = result["scim_lookup_big_ms"] / result["bare_lookup_ms"]
+    result["ratio_lookup_big_vs_small"] = (
+        result["scim_lookup_big_ms"] / result["scim_lookup_small_ms"]
     )
-    print(
-        f"ratio lookup big / small org (target ~1):       "
-        f"{result['scim lookup (big org)'] / result['scim lookup (small org)']:.2f}"
-    )
-    print(
-        f"ratio one-member patch big / small group (~1):   "
-        f"{result['patch one member (big group)'] / result['patch one member (small group)']:.2f}"
+    result["ratio_patch_big_vs_small"] = (
+        result["patch_big_group_ms"] / result["patch_small_group_ms"]
     )
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    drop_database(url)
+    return result
+
+
+def report(result: dict[str, float]) -> None:
+    for key, label in LABELS.items():
+        if key.endswith("_ms"):
+            print(f"{label:32s} {result[key]:8.3f} ms")
+        else:
+            print(f"{label + ':':48s} {result[key]:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--database",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432",
+        help="a PostgreSQL server URL, or 'sqlite'",
+    )
+    parser.add_argument("--users", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+    report(
+        measure(
+            args.database,
+            users=args.users,
+            rounds=args.rounds,
+            requests=args.requests,
+            verbose=True,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -209,6 +209,56 @@ def timed(resource: Resource | None, patch: Body, repeat: int) -> float:
     return min(samples)
 
 
+def measure(
+    *,
+    items: int = 2000,
+    ops: int = 125,
+    keys: int = 2000,
+    doublings: int = 3,
+    rounds: int = 5,
+    repeat: int = 3,
+    only: str | None = None,
+) -> dict[str, t.Any]:
+    """Time each form at sizes n, 2n, 4n, ...; returns, by form, ``n``, the median times
+    (``ms``, one per size) and the ratio of each doubling (``ratios``), and the largest
+    of the last doublings' ratios (``max_last_ratio``: the least noisy)."""
+    forms = {k: v for k, v in FORMS.items() if not only or only in k}
+    base_sizes = {"items": items, "ops": ops, "keys": keys}
+    sizes = [2**k for k in range(doublings + 1)]
+    cases = []
+    for name, (unit, make) in forms.items():
+        for factor in sizes:
+            resource, patch = make(base_sizes[unit] * factor)
+            cases.append((name, factor, resource, patch))
+    times: dict[tuple[str, int], list[float]] = {(c[0], c[1]): [] for c in cases}
+    for _ in range(rounds):
+        for name, factor, resource, patch in random.sample(cases, len(cases)):
+            times[name, factor].append(timed(resource, patch, repeat))
+    result: dict[str, t.Any] = {"forms": {}}
+    for name, (unit, _) in forms.items():
+        medians = [statistics.median(times[name, f]) * 1000 for f in sizes]
+        result["forms"][name] = {
+            "n": base_sizes[unit],
+            "ms": medians,
+            "ratios": [b / a for a, b in itertools.pairwise(medians)],
+        }
+    result["max_last_ratio"] = max(f["ratios"][-1] for f in result["forms"].values())
+    return result
+
+
+def report(result: dict[str, t.Any]) -> None:
+    forms = result["forms"]
+    sizes = [2**k for k in range(len(next(iter(forms.values()))["ms"]))]
+    print(f"{'form':48s} {'n':>6s}  " + "  ".join(f"{f:>3d}n (ms)" for f in sizes) + "  ratios")
+    for name, form in forms.items():
+        print(
+            f"{name:48s} {form['n']:>6d}  "
+            + "  ".join(f"{m:9.2f}" for m in form["ms"])
+            + "  "
+            + " ".join(f"{r:4.1f}" for r in form["ratios"])
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=2000, help="n for list-sized forms")
@@ -219,30 +269,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", help="only forms whose name contains this")
     args = parser.parse_args()
-
-    forms = {k: v for k, v in FORMS.items() if not args.only or args.only in k}
-    sizes = [2**k for k in range(args.doublings + 1)]
-    cases = []
-    for name, (unit, make) in forms.items():
-        base = getattr(args, unit)
-        for factor in sizes:
-            resource, patch = make(base * factor)
-            cases.append((name, factor, resource, patch))
-    times: dict[tuple[str, int], list[float]] = {(c[0], c[1]): [] for c in cases}
-    for _ in range(args.rounds):
-        for name, factor, resource, patch in random.sample(cases, len(cases)):
-            times[name, factor].append(timed(resource, patch, args.repeat))
-
-    print(f"{'form':48s} {'n':>6s}  " + "  ".join(f"{f:>3d}n (ms)" for f in sizes) + "  ratios")
-    for name, (unit, _) in forms.items():
-        medians = [statistics.median(times[name, f]) for f in sizes]
-        ratios = [b / a if a else float("nan") for a, b in itertools.pairwise(medians)]
-        print(
-            f"{name:48s} {getattr(args, unit):>6d}  "
-            + "  ".join(f"{m * 1000:9.2f}" for m in medians)
-            + "  "
-            + " ".join(f"{r:4.1f}" for r in ratios)
+    report(
+        measure(
+            items=args.items,
+            ops=args.ops,
+            keys=args.keys,
+            doublings=args.doublings,
+            rounds=args.rounds,
+            repeat=args.repeat,
+            only=args.only,
         )
+    )
 
 
 if __name__ == "__main__":
