@@ -184,8 +184,8 @@ def decrypt_assertion(document: etree._Element, private_key: str) -> etree._Elem
         decrypted = xmlsec.EncryptionContext(_keys_manager(private_key)).decrypt(data)
     except Exception:
         return None
-    if not isinstance(decrypted.tag, str) or etree.QName(decrypted).localname != "Assertion":
-        raise SamlError("the encrypted element is not an Assertion", status=400)
+    if not isinstance(decrypted.tag, str) or decrypted.tag != f"{{{NS_SAML}}}Assertion":
+        raise SamlError("the encrypted element is not a SAML Assertion", status=400)
     parent = encrypted.getparent()
     assert parent is not None
     parent.replace(encrypted, decrypted)

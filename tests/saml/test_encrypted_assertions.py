@@ -168,3 +168,20 @@ def test_unsafe_encrypted_shapes_are_refused_before_decryption(app, acme, edit, 
     client = app.test_client()
     assert post_acs(client, acme[1], xml).status_code == 400
     assert reason in _refusal(app, acme[0])
+
+
+def test_an_encrypted_element_that_is_no_saml_assertion_is_refused(app, acme):
+    """The IdP-signed Response carries, encrypted, an element named Assertion in another
+    namespace: it is refused before python3-saml looks at it."""
+    from flask_okta_scim.testing.idp_options import encrypt_assertion
+
+    xml = IDP.for_connection(acme[1], "ada@acme.example", sign_response=False)
+    root = etree.fromstring(xml.encode())
+    real = root.find(qname(NS_SAML, "Assertion"))
+    impostor = etree.fromstring(etree.tostring(real).replace(NS_SAML.encode(), b"urn:not:saml"))
+    root.replace(real, impostor)
+    encrypt_assertion(impostor, acme[2])
+    signed = IDP.sign_element(etree.tostring(root))
+    client = app.test_client()
+    assert post_acs(client, acme[1], signed).status_code == 400
+    assert "not a SAML Assertion" in _refusal(app, acme[0])
