@@ -78,18 +78,24 @@ class SQLAlchemyScimStore:
         """The organization's users, in a stable order (creation, then id)."""
         key = user_name_key(condition)
         if key is not None:  # Okta's lookup before every create and update
-            statement, values = user_name_lookup(self.models), {"org": self.organization.id}
-            rows = self._page(statement, {**values, "key": key}, start, count)
-            total = self._total(
-                rows, start, count, lambda: user_name_count(self.models), {**values, "key": key}
+            values = {"org": self.organization.id, "key": key}
+            rows = (
+                list(
+                    self.session.scalars(
+                        user_name_lookup(self.models), {**values, "skip": start - 1, "n": count}
+                    )
+                )
+                if count
+                else []
             )
+            total = self._total(rows, start, count, lambda: user_name_count(self.models), values)
         else:
             ident = self.models.identity
             where = [ident.organization_id == self.organization.id, ident.deleted_at.is_(None)]
             if condition is not None:
                 where.append(user_condition(condition, self.models))
             query = select(ident).where(*where).order_by(ident.created_at, ident.id)
-            rows = self._page(query.offset(start - 1).limit(count), {}, start, count)
+            rows = list(self.session.scalars(query.offset(start - 1).limit(count))) if count else []
             total = self._total(
                 rows, start, count, lambda: select(func.count()).select_from(ident).where(*where)
             )
@@ -101,17 +107,6 @@ class SQLAlchemyScimStore:
                 for r in rows
             ],
         )
-
-    def _page(
-        self, statement: t.Any, values: dict[str, t.Any], start: int, count: int
-    ) -> list[t.Any]:
-        """The rows of one page (none for ``count`` 0): ``statement`` already paged, or
-        prepared with ``skip`` and ``n`` parameters."""
-        if not count:
-            return []
-        if values:
-            values = {**values, "skip": start - 1, "n": count}
-        return list(self.session.scalars(statement, values))
 
     def load_user(self, scim_id: str, *, for_update: bool = False) -> t.Any:
         """The organization's identity ``scim_id``; ``None`` if absent or deleted.
