@@ -7,12 +7,15 @@ one group at the same moment both land.
 
 from __future__ import annotations
 
+import functools
 import typing as t
 from collections.abc import Iterable
 from collections.abc import Iterator
 
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import insert as insert_
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
@@ -64,6 +67,39 @@ def insert_ignore(
             continue
         inserted.append(row[returning.key])
     return inserted
+
+
+def insert_ignore_one(
+    session: Session, model: t.Any, row: dict[str, t.Any], returning: t.Any
+) -> bool:
+    """Insert one ``row`` unless it would break a unique key; return whether it was inserted.
+
+    :func:`insert_ignore` for the single row of a hot path (a sign-in's replay
+    cache): a Core statement on the model's table, built once per model, set
+    of keys and database so that SQLAlchemy reuses its compiled form, run on
+    the session's connection without the ORM's bulk machinery. It does not
+    flush the session first. Does not commit.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        return bool(insert_ignore(session, model, [row], returning))
+    stmt = _insert_ignore_statement(model, tuple(sorted(row)), returning.key, dialect)
+    return session.connection().execute(stmt, row).first() is not None
+
+
+@functools.cache
+def _insert_ignore_statement(
+    model: t.Any, keys: tuple[str, ...], returning: str, dialect: str
+) -> t.Any:
+    insert: t.Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    mapper = sa_inspect(model)
+    columns = {key: mapper.attrs[key].columns[0] for key in (*keys, returning)}
+    return (
+        insert(mapper.local_table)
+        .values({columns[key].key: bindparam(key) for key in keys})
+        .on_conflict_do_nothing()
+        .returning(columns[returning])
+    )
 
 
 def delete_returning(

@@ -327,7 +327,8 @@ def _finish(
     """Let the directory decide on a validated identity, then sign the person in."""
     integration_id = connection.integration_id
     try:
-        with directory.atomic():
+        # The account and organization are only read afterwards: no reload after the commit.
+        with directory.atomic(expire=False):
             signed_in = directory.complete_sign_in(
                 connection,
                 organization,

@@ -23,6 +23,10 @@ from .base import _short
 JOINED_VIA = ("scim", "jit", "manual")
 
 
+#: The ids of the accounts created in the current transaction (:meth:`Accounts.created_here`).
+_CREATED_ACCOUNTS = "created_accounts"
+
+
 class Accounts(DirectoryBase):
     """Organizations, the accounts of people, and their memberships."""
 
@@ -79,7 +83,20 @@ class Accounts(DirectoryBase):
         account = self.models.account(email=email, display_name=_short(display_name))
         self.session.add(account)
         self._flush(f"An account for {email} was created at the same moment; retry.")
+        self.transaction_state().setdefault(_CREATED_ACCOUNTS, set()).add(account.id)
         return account, True
+
+    def created_here(self, account: t.Any) -> bool:
+        """Whether ``account`` was created in the current transaction (by :meth:`ensure_account`).
+
+        No other transaction can see such an account yet: its row is locked by
+        its own insert, and it cannot be disabled or managed by anyone else.
+        The hot paths (a SCIM create, a first sign-in) skip the locks and reads
+        that only matter for an account others could change. Not for an
+        account the host created itself.
+        """
+        created = self.transaction_state().get(_CREATED_ACCOUNTS)
+        return bool(created) and account.id in created
 
     def member_role(self, organization: t.Any, account: t.Any) -> str | None:
         """Return ``account``'s role in ``organization``, or ``None`` if not a member."""

@@ -32,7 +32,7 @@ from ...config import TEAM_DELETION_POLICIES
 from ...core.errors import InvalidValue
 from ...core.errors import NotReady
 from ...core.ids import new_integration_id
-from .._sql import insert_ignore
+from .._sql import insert_ignore_one
 from ..mixins import utcnow
 from .certificates import Certificates
 
@@ -79,6 +79,18 @@ def _token_lookup(models: t.Any) -> t.Any:
     )
 
 
+@functools.cache
+def _connection_lookup(models: t.Any) -> t.Any:
+    """A connection and its organization by Integration ID (``integration_id``), built once:
+    every sign-in and sign-out message starts with it."""
+    c, o = models.connection, models.organization
+    return (
+        select(c, o)
+        .join(o, o.id == c.organization_id)
+        .where(c.integration_id == bindparam("integration_id"))
+    )
+
+
 class Connections(Certificates):
     """The Okta connection of an organization, its provisioning tokens, and sign-ins in progress."""
 
@@ -97,11 +109,8 @@ class Connections(Certificates):
 
         ``(None, None)`` when there is no such connection.
         """
-        c, o = self.models.connection, self.models.organization
         found = self.session.execute(
-            select(c, o)
-            .join(o, o.id == c.organization_id)
-            .where(c.integration_id == integration_id)
+            _connection_lookup(self.models), {"integration_id": integration_id}
         ).first()
         return (found[0], found[1]) if found is not None else (None, None)
 
@@ -460,17 +469,5 @@ class Connections(Certificates):
         seen = self.models.assertion_seen
         if secrets.randbelow(32) == 0:  # now and then, not on every sign-in
             self.session.execute(delete(seen).where(seen.expires_at < utcnow()))
-        return bool(
-            insert_ignore(
-                self.session,
-                seen,
-                [
-                    {
-                        "connection_id": connection.id,
-                        "assertion_id": assertion_id,
-                        "expires_at": until,
-                    }
-                ],
-                seen.assertion_id,
-            )
-        )
+        row = {"connection_id": connection.id, "assertion_id": assertion_id, "expires_at": until}
+        return insert_ignore_one(self.session, seen, row, seen.assertion_id)

@@ -155,8 +155,8 @@ class Identities(SearchKeys):
             return identity, True
 
         account, created = self._attach(organization, identity, password)
-        self._flush_identity()
         self.audit(organization, "user.provision", "identity", identity.id)
+        self._flush_identity()  # with the audit rows: one statement for them
         self._send(
             signals.user_provisioned,
             organization=organization,
@@ -413,11 +413,12 @@ class Identities(SearchKeys):
                 raise Conflict(
                     f"This person is already provisioned in this organization as {other!r}."
                 )
+        if created:
+            self.record_creator(account, organization)
         self.add_member(organization, account, via="scim")
         identity.active = True
         identity.account_id = account.id
         if created:
-            self.record_creator(account, organization)
             if password_hash is not None and self.manages(organization, account):
                 self.set_password_for(organization, account, password_hash)
         return account, created

@@ -50,8 +50,11 @@ class Ownership(Accounts, Logouts):
         Raises :class:`Conflict` when the account was deleted by a concurrent
         request in the meantime (the client retries and finds the new state).
         On SQLite, whose writers are serialised anyway, it only checks that the
-        row is still there. Does not commit.
+        row is still there. An account created in this transaction is locked
+        by its own insert already: no query then. Does not commit.
         """
+        if self.created_here(account):
+            return
         a = self.models.account
         found = self.session.scalar(select(a.id).where(a.id == account.id).with_for_update())
         if found is None:
@@ -101,21 +104,28 @@ class Ownership(Accounts, Logouts):
 
     # -- what the control row records --------------------------------------------
 
-    def _control(self, account: t.Any) -> t.Any:
-        """The account's control row, created (empty) if there is none. Does not commit."""
+    def _control(self, account: t.Any, **values: t.Any) -> t.Any:
+        """The account's control row with ``values`` set, created if there is none.
+
+        A new row is inserted with ``values`` at once (no insert then update).
+        Does not commit.
+        """
         c = self.models.account_control
         row = self.session.get(c, account.id)
         if row is None:
             # The epoch an account without a row has: creating the row ends no session.
             # (A reused id is told apart by the account's creation time, see session_stamp.)
-            row = c(account_id=account.id, epoch=0)
+            row = c(account_id=account.id, epoch=0, **values)
             self.session.add(row)
             self.session.flush()
+            return row
+        for name, value in values.items():
+            setattr(row, name, value)
         return row
 
     def record_creator(self, account: t.Any, organization: t.Any) -> None:
         """``organization``'s SCIM or JIT created ``account``. Does not commit."""
-        self._control(account).created_by_organization_id = organization.id
+        self._control(account, created_by_organization_id=organization.id)
 
     def set_password_for(self, organization: t.Any, account: t.Any, password_hash: str) -> None:
         """Store a password hash that ``organization`` (its manager) set. Does not commit.
@@ -124,7 +134,7 @@ class Ownership(Accounts, Logouts):
         decided that under the account's lock.
         """
         account.password_hash = password_hash
-        self._control(account).password_set_by_organization_id = organization.id
+        self._control(account, password_set_by_organization_id=organization.id)
 
     def credentials_epoch(self, account_id: t.Any) -> int:
         """The account's credentials epoch; a session recorded with another one is over."""

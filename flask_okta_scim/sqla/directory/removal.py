@@ -102,6 +102,8 @@ class Removal(Ownership):
         return True
 
     def _joined(self, organization: t.Any, account: t.Any) -> None:
+        if self.created_here(account):
+            return  # nobody else could have disabled it yet
         # Under the account's lock, taken after the membership row was written: a removal
         # that did not see the new row commits first, and its "disabled" is undone here.
         self.lock_account(account)
@@ -184,6 +186,7 @@ class Removal(Ownership):
         self.session.execute(delete(m).where(m.account_id == account.id))
         self.session.delete(account)
         self.session.flush()
+        self.transaction_state().get("created_accounts", set()).discard(account.id)
 
 
 def _first_line(error: IntegrityError) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import typing as t
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -17,6 +19,20 @@ from ...saml.service import SamlIdentity
 from ...saml.service import check_in_response_to
 from .connections import Connections
 from .jit import Jit
+
+
+@functools.cache
+def _member_lookup(models: t.Any) -> t.Any:
+    """An account by email (``email``), with its role in an organization (``organization``),
+    credentials epoch and when it was disabled: built once, it runs on every sign-in."""
+    a, m, c = models.account, models.membership, models.account_control
+    disabled = a.disabled_at if models.has("account", "disabled_at") else c.disabled_at
+    return (
+        select(a, m.role, c.epoch, disabled)
+        .outerjoin(m, (m.account_id == a.id) & (m.organization_id == bindparam("organization")))
+        .outerjoin(c, c.account_id == a.id)
+        .where(func.lower(a.email) == func.lower(bindparam("email")))
+    )
 
 
 @dataclass(frozen=True)
@@ -94,13 +110,8 @@ class SignIns(Jit, Connections):
         self, organization: t.Any, email: str, display_name: str | None
     ) -> tuple[t.Any, bool, int]:
         """:meth:`sso_account`, and the account's credentials epoch read with the member."""
-        a, m, c = self.models.account, self.models.membership, self.models.account_control
-        disabled = a.disabled_at if self.models.has("account", "disabled_at") else c.disabled_at
         found = self.session.execute(
-            select(a, m.role, c.epoch, disabled)
-            .outerjoin(m, (m.account_id == a.id) & (m.organization_id == organization.id))
-            .outerjoin(c, c.account_id == a.id)
-            .where(func.lower(a.email) == func.lower(email))
+            _member_lookup(self.models), {"organization": organization.id, "email": email}
         ).first()
         if found is not None and found[1] is not None:
             if found[3] is not None:
@@ -110,7 +121,9 @@ class SignIns(Jit, Connections):
             return found[0], False, int(found[2] or 0)
         existing = found[0] if found is not None else None
         account = self._admit(organization, normalize_email(email), display_name, existing)
-        return account, True, self.credentials_epoch(account.id)
+        # A new account's control row was just made with epoch 0.
+        epoch = 0 if self.created_here(account) else self.credentials_epoch(account.id)
+        return account, True, epoch
 
     def record_sign_in(
         self,
