@@ -418,9 +418,8 @@ class Identities(SearchKeys):
         self.add_member(organization, account, via="scim")
         identity.active = True
         identity.account_id = account.id
-        if created:
-            if password_hash is not None and self.manages(organization, account):
-                self.set_password_for(organization, account, password_hash)
+        if created and password_hash is not None and self.manages(organization, account):
+            self.set_password_for(organization, account, password_hash)
         return account, created
 
     def _apply_to_account(

@@ -137,11 +137,10 @@ class SignIns(Jit, Connections):
     ) -> None:
         """A successful sign-in: connect the connection, audit it, send ``sso_login``."""
         self.mark_connected(connection)
-        self.audit(
+        self._audit_at_once(
             organization,
             "sso.login",
             "person",
-            None,
             email=account.email,
             jit=jit,
             idp_initiated=idp_initiated,
