@@ -18,13 +18,13 @@ floor, for the returning person and the first sign-in.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
-from datetime import timezone
 import itertools
 import statistics
 import sys
 import time
 import typing as t
+from datetime import datetime
+from datetime import timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -98,9 +98,7 @@ def floor_app(url: str, settings: dict[str, t.Any], acs: str) -> Flask:
         connection.execute(
             insert(floor_replay).values(
                 id=auth.get_last_assertion_id(),
-                expires_at=datetime.fromtimestamp(
-                    expires or time.time() + 300, timezone.utc
-                ),
+                expires_at=datetime.fromtimestamp(expires or time.time() + 300, timezone.utc),
             )
         )
 
@@ -169,9 +167,7 @@ def measure(
 
     def responses(n: int, people: t.Iterator[str] | None = None) -> list[str]:
         return [
-            encode(
-                idp.for_connection(integration, next(people) if people else f"ada@{DOMAIN}")
-            )
+            encode(idp.for_connection(integration, next(people) if people else f"ada@{DOMAIN}"))
             for _ in range(n)
         ]
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -104,9 +105,17 @@ class Target:
     """
 
     def __init__(
-        self, name: str, scim_base_url: str, token: str, database: str | None = None
+        self,
+        name: str,
+        scim_base_url: str,
+        token: str,
+        database: str | None = None,
+        *,
+        password: bool = False,
     ) -> None:
         self.name = name
+        #: Whether each create carries a password, as Okta's always does (``--password``).
+        self.password = password
         self.scim_base_url = scim_base_url
         self.token = token
         self.database = database
@@ -128,7 +137,7 @@ class Target:
                 client = local.client = SimulatedSCIMClient(transport, self.token)
                 with lock:
                     transports.append(transport)
-            client.assign(email)
+            client.assign(email, password=secrets.token_urlsafe(12) if self.password else None)
             assert [s.method for s in client.log[-2:]] == ["GET", "POST"], client.log[-2:]
 
         start = time.perf_counter()
@@ -257,6 +266,7 @@ def measure(
     workers: int = 2,
     rounds: int = 8,
     warmup: int = 40,
+    password: bool = False,
 ) -> dict[str, t.Any]:
     """Onboard ``people`` on scim2-server and on ours on each of ``databases``; returns
     people per second and median request times for each, and the ratios.
@@ -267,7 +277,9 @@ def measure(
     warm = [f"warmup{i}.onboarding@bench.example" for i in range(warmup)]
     urls: list[str] = []
     try:
-        targets = _onboard(databases, urls, logs, emails, warm, concurrency, workers, rounds)
+        targets = _onboard(
+            databases, urls, logs, emails, warm, concurrency, workers, rounds, password
+        )
     except BaseException:
         print(f"onboarding failed; the servers' logs are in {logs}", file=sys.stderr)
         raise
@@ -292,6 +304,7 @@ def _onboard(
     concurrency: int,
     workers: int,
     rounds: int,
+    password: bool = False,
 ) -> list[Target]:
     """Serve scim2-server and ours (adding our databases to ``urls``), onboard, check."""
     targets: list[Target] = []
@@ -306,7 +319,7 @@ def _onboard(
                 log=logs / "scim2-server.log",
             )
         )
-        targets.append(Target("scim2_server", base + "/v2", SCIM2_SERVER_TOKEN))
+        targets.append(Target("scim2_server", base + "/v2", SCIM2_SERVER_TOKEN, password=password))
         for database in databases:
             kind = "sqlite" if database.startswith("sqlite") else "postgresql"
             url, token = our_database(database)
@@ -326,7 +339,7 @@ def _onboard(
                     log=logs / f"ours-{kind}.log",
                 )
             )
-            targets.append(Target(kind, base + "/scim/v2", token, url))
+            targets.append(Target(kind, base + "/scim/v2", token, url, password=password))
         for target in targets:
             target.onboard(warm, concurrency, counted=False)
             target.between_rounds()
@@ -366,6 +379,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="Okta's parallel requests")
     parser.add_argument("--workers", type=int, default=2, help="our gunicorn workers (PostgreSQL)")
     parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument(
+        "--password",
+        action="store_true",
+        help="send a password with each create, as Okta does (hashed with scrypt by ours)",
+    )
     args = parser.parse_args()
     result = measure(
         args.database or ["sqlite", POSTGRESQL],
@@ -373,6 +391,7 @@ def main() -> None:
         concurrency=args.concurrency,
         workers=args.workers,
         rounds=args.rounds,
+        password=args.password,
     )
     report(result, args.people, args.concurrency)
 

@@ -28,7 +28,16 @@ LOOKUP = {
     "ratio_lookup_big_vs_small",
     "ratio_patch_big_vs_small",
 }
-ACS = {"python3_saml_ms", "acs_ms", "ratio_acs_vs_python3_saml"}
+ACS = {
+    "python3_saml_ms",
+    "floor_ms",
+    "acs_ms",
+    "floor_jit_ms",
+    "acs_jit_ms",
+    "ratio_acs_vs_floor",
+    "ratio_acs_jit_vs_floor",
+    "ratio_acs_vs_python3_saml",
+}
 SAML_OPTIONS = {
     "acs_plain_ms",
     "acs_aes256_cbc_ms",
@@ -50,7 +59,9 @@ TABLE = {
     "SCIM lookup / bare endpoint",
     "lookup, large / small organization",
     "one-member PATCH, large / small group",
-    "sign-in (ACS) / python3-saml",
+    "sign-in (ACS), returning person / floor",
+    "first sign-in (JIT) / its floor",
+    "sign-in / python3-saml alone",
     "encrypted sign-in (CBC) / plain",
     "encrypted sign-in (GCM) / plain",
     "signed sign-in start / plain",

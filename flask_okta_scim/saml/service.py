@@ -79,6 +79,48 @@ class SamlIdentity:
     name_id_format: str | None = None
 
 
+@dataclass(frozen=True)
+class ReadResponse:
+    """A posted SAMLResponse decoded and past the guard, not yet validated.
+
+    ``email_hint`` is the address the assertion's NameID *claims*, unverified:
+    only a key to look something up early, to be used only if the validated
+    identity's email is exactly the same (:func:`process_response` says).
+    """
+
+    decoded: bytes
+    root: t.Any
+    email_hint: str | None
+
+
+def read_response(form: Mapping[str, str]) -> ReadResponse:
+    """Decode a posted SAMLResponse and run the guard (:func:`.guard.check_signatures`).
+
+    Raises :class:`SamlError` (400) for a missing, oversized or malformed
+    response. Checks no signature: :func:`process_response` does.
+    """
+    raw = form.get("SAMLResponse")
+    if not raw:
+        raise SamlError("no SAMLResponse in the POST", status=400)
+    if len(raw) > MAX_RESPONSE_BYTES:
+        raise SamlError("SAMLResponse too large", status=400)
+    decoded = decode_response(raw)
+    root = check_signatures(decoded)
+    return ReadResponse(decoded, root, _email_hint(root))
+
+
+def _email_hint(root: t.Any) -> str | None:
+    found = root.xpath(
+        "/samlp:Response/saml:Assertion/saml:Subject/saml:NameID/text()", namespaces=_NS
+    )
+    if len(found) != 1:
+        return None
+    try:
+        return normalize_email(str(found[0]).strip())
+    except InvalidValue:
+        return None
+
+
 def request_data(
     url: str, post: Mapping[str, str] | None = None, get: Mapping[str, str] | None = None
 ) -> dict[str, t.Any]:
@@ -127,6 +169,7 @@ def process_response(
     acs_url: str,
     form: Mapping[str, str],
     *,
+    read: ReadResponse | None = None,
     decryption_keys: Callable[[], Sequence[tuple[str, str]]] | None = None,
     require_encrypted: bool = False,
 ) -> SamlIdentity:
@@ -139,17 +182,13 @@ def process_response(
     the InResponseTo values of the Response *and* of each bearer
     SubjectConfirmationData, for :func:`check_in_response_to`. It does not
     check replay (the caller stores :attr:`SamlIdentity.assertion_id` until
-    :attr:`SamlIdentity.remember_until`).
+    :attr:`SamlIdentity.remember_until`). ``read`` is what :func:`read_response`
+    made of this ``form``, if the caller read it already.
     """
-    raw = form.get("SAMLResponse")
-    if not raw:
-        raise SamlError("no SAMLResponse in the POST", status=400)
-    if len(raw) > MAX_RESPONSE_BYTES:
-        raise SamlError("SAMLResponse too large", status=400)
     # Structure and algorithms before xmlsec runs any transform; python3-saml then
     # reads exactly the bytes checked here.
-    decoded = decode_response(raw)
-    root = check_signatures(decoded)
+    read = read if read is not None else read_response(form)
+    decoded, root = read.decoded, read.root
     settings, decrypted = _decryption_settings(
         settings, decoded, root, decryption_keys, require_encrypted
     )
@@ -413,10 +452,12 @@ def _display_name(attributes: Mapping[str, list[str]]) -> str | None:
 
 
 __all__ = [
+    "ReadResponse",
     "SamlIdentity",
     "check_in_response_to",
     "login_url",
     "process_response",
+    "read_response",
     "redirect_url",
     "request_data",
     "sp_metadata",

@@ -38,10 +38,12 @@ from ..saml.errors import NoTrustedCertificate
 from ..saml.errors import SamlError
 from ..saml.keys import KeyUnavailable
 from ..saml.rotation import explain_refusal
+from ..saml.service import ReadResponse
 from ..saml.service import SamlIdentity
 from ..saml.service import check_in_response_to
 from ..saml.service import login_url
 from ..saml.service import process_response
+from ..saml.service import read_response
 from ..saml.service import sp_metadata
 from ..saml.settings import ServiceProvider
 from ..saml.settings import certificate_body
@@ -239,17 +241,29 @@ def acs(integration_id: str) -> ResponseReturnValue:
     signed in here (:mod:`.sso_unsolicited`).
     """
     directory = extension().directory(actor="sso")
-    connection, organization = directory.connection_and_organization(integration_id)
+    try:
+        read: ReadResponse | None = read_response(request.form)
+        unreadable = None
+    except SamlError as e:
+        read, unreadable = None, e
+    # The member the assertion names is read with the connection, and used only if the
+    # validated identity says exactly the same (SignIns.connection_for_sign_in).
+    connection, organization = directory.connection_for_sign_in(
+        integration_id, read.email_hint if read is not None else None
+    )
     if connection is None:
         return _not_found()
     relay_state = request.form.get("RelayState")
     try:
         if not is_configured(connection):
             raise SamlError("single sign-on is not configured for this connection")
+        if read is None:
+            raise t.cast(SamlError, unreadable)
         identity = process_response(
             _settings_for(connection),
             urls(integration_id).acs,
             request.form,
+            read=read,
             decryption_keys=lambda: credentials_of(directory, connection).decryption,
             require_encrypted=bool(connection.encrypt_assertions),
         )

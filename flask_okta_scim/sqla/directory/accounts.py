@@ -80,11 +80,24 @@ class Accounts(DirectoryBase):
         account = self.find_account(email)
         if account is not None:
             return account, False
+        return self._create_account(email, display_name), True
+
+    def _create_account(
+        self, email: str, display_name: str | None, *, password_hash: str | None = None
+    ) -> t.Any:
+        """Insert a new account now (:class:`Conflict` if one with this email appeared).
+
+        Does not look for an existing one first (:meth:`ensure_account` does).
+        Does not commit.
+        """
+        email = normalize_email(email)
         account = self.models.account(email=email, display_name=_short(display_name))
+        if password_hash is not None:
+            account.password_hash = password_hash
         self.session.add(account)
         self._flush(f"An account for {email} was created at the same moment; retry.")
         self.transaction_state().setdefault(_CREATED_ACCOUNTS, set()).add(account.id)
-        return account, True
+        return account
 
     def created_here(self, account: t.Any) -> bool:
         """Whether ``account`` was created in the current transaction (by :meth:`ensure_account`).
@@ -95,8 +108,8 @@ class Accounts(DirectoryBase):
         that only matter for an account others could change. Not for an
         account the host created itself.
         """
-        created = self.transaction_state().get(_CREATED_ACCOUNTS)
-        return bool(created) and account.id in created
+        created: set[t.Any] = self.transaction_state().get(_CREATED_ACCOUNTS) or set()
+        return account.id in created
 
     def member_role(self, organization: t.Any, account: t.Any) -> str | None:
         """Return ``account``'s role in ``organization``, or ``None`` if not a member."""

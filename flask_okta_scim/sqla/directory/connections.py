@@ -467,7 +467,12 @@ class Connections(Certificates):
         the same assertion cannot both win. Does not commit.
         """
         seen = self.models.assertion_seen
-        if secrets.randbelow(32) == 0:  # now and then, not on every sign-in
-            self.session.execute(delete(seen).where(seen.expires_at < utcnow()))
+        self.purge_seen_now_and_then()
         row = {"connection_id": connection.id, "assertion_id": assertion_id, "expires_at": until}
         return insert_ignore_one(self.session, seen, row, seen.assertion_id)
+
+    def purge_seen_now_and_then(self) -> None:
+        """Delete the expired replay-cache rows, on one call in 32 (sign-ins call it)."""
+        if secrets.randbelow(32) == 0:
+            seen = self.models.assertion_seen
+            self.session.execute(delete(seen).where(seen.expires_at < utcnow()))

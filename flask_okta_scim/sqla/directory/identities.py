@@ -396,9 +396,20 @@ class Identities(SearchKeys):
         account existed.
         """
         password_hash = self.hash_password(password) if password else None
-        account, created = self.ensure_account(identity.email, identity.display_name)
-        self.lock_account(account)
-        if not created:
+        account = self.find_account(identity.email)
+        created = account is None
+        if account is None:
+            # The new account takes the password only if this organization will manage
+            # it (rule 9): no other organization holds its domain verified.
+            keep = password_hash is not None and self.verified_domain_owner(
+                email_domain(identity.email)
+            ) in (None, organization.id)
+            account = self._create_account(
+                identity.email, identity.display_name, password_hash=password_hash if keep else None
+            )
+            self.record_creator(account, organization, password_set=keep)
+        else:
+            self.lock_account(account)
             ident = self.models.identity
             other = self.session.scalar(
                 select(ident.user_name)
@@ -413,13 +424,9 @@ class Identities(SearchKeys):
                 raise Conflict(
                     f"This person is already provisioned in this organization as {other!r}."
                 )
-        if created:
-            self.record_creator(account, organization)
         self.add_member(organization, account, via="scim")
         identity.active = True
         identity.account_id = account.id
-        if created and password_hash is not None and self.manages(organization, account):
-            self.set_password_for(organization, account, password_hash)
         return account, created
 
     def _apply_to_account(

@@ -84,6 +84,15 @@ class Jit(Teams):
             )
             raise
         self.add_member(organization, account, via="jit")
+        # Before the teams' signals, whose flush then writes it with add_member's entry.
+        self.audit(
+            organization,
+            "user.jit",
+            "person",
+            None,
+            email=account.email,
+            teams=[team.id for team in teams],
+        )
         tm = self.models.team_member
         for team in teams:
             if insert_ignore(
@@ -96,14 +105,6 @@ class Jit(Teams):
                     added=[account],
                     removed=[],
                 )
-        self.audit(
-            organization,
-            "user.jit",
-            "person",
-            None,
-            email=account.email,
-            teams=[team.id for team in teams],
-        )
         self._send(
             signals.user_jit_provisioned,
             organization=organization,
@@ -179,7 +180,9 @@ class Jit(Teams):
         looked up: :class:`JitRefused` (``NOT_MANAGED``), unless ``proven``.
         """
         if existing is None:
-            account, created = self.ensure_account(email, display_name)
+            # The caller looked and found none: create it (a concurrent first sign-in of
+            # the same person makes this a Conflict, to retry).
+            account, created = self._create_account(email, display_name), True
         else:
             account, created = existing, False
         self.lock_account(account)

@@ -25,6 +25,7 @@ from sqlalchemy import func
 from sqlalchemy import null
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm.util import identity_key
 
 from ... import signals
 from ...core.emails import email_domain
@@ -108,10 +109,17 @@ class Ownership(Accounts, Logouts):
         """The account's control row with ``values`` set, created if there is none.
 
         A new row is inserted with ``values`` at once (no insert then update).
+        For an account created in this transaction on PostgreSQL, only the
+        session is searched: the foreign key's ``ON DELETE CASCADE`` removed
+        any row a deleted account with its id had. (SQLite enforces foreign
+        keys only when the host turns them on, so there the table is read.)
         Does not commit.
         """
         c = self.models.account_control
-        row = self.session.get(c, account.id)
+        if self.created_here(account) and self.session.get_bind().dialect.name == "postgresql":
+            row = self.session.identity_map.get(identity_key(c, account.id))
+        else:
+            row = self.session.get(c, account.id)
         if row is None:
             # The epoch an account without a row has: creating the row ends no session.
             # (A reused id is told apart by the account's creation time, see session_stamp.)
@@ -123,9 +131,15 @@ class Ownership(Accounts, Logouts):
             setattr(row, name, value)
         return row
 
-    def record_creator(self, account: t.Any, organization: t.Any) -> None:
-        """``organization``'s SCIM or JIT created ``account``. Does not commit."""
-        self._control(account, created_by_organization_id=organization.id)
+    def record_creator(
+        self, account: t.Any, organization: t.Any, *, password_set: bool = False
+    ) -> None:
+        """``organization``'s SCIM or JIT created ``account`` (and set its password, if
+        ``password_set``). Does not commit."""
+        values = {"created_by_organization_id": organization.id}
+        if password_set:
+            values["password_set_by_organization_id"] = organization.id
+        self._control(account, **values)
 
     def set_password_for(self, organization: t.Any, account: t.Any, password_hash: str) -> None:
         """Store a password hash that ``organization`` (its manager) set. Does not commit.
