@@ -13,14 +13,19 @@ import re
 import typing as t
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 
 from sqlalchemy import event
 
+from flask_okta_scim.saml.service import SamlIdentity
 from sample_app.models import db
 from sample_app.models import okta
 from tests.conftest import user_body
 from tests.saml.test_sso import IDP
 from tests.saml.test_sso import connect
+from tests.saml_idp import me
 from tests.saml_idp import post_acs
 from tests.saml_idp import start_login
 
@@ -66,7 +71,7 @@ def kinds(sent: list[str]) -> list[str]:
 
 
 def test_a_returning_person_signs_in_with_two_statements(app, backend):
-    org_id, integration = connect(app, "Acme", domain="acme.example")
+    _org_id, integration = connect(app, "Acme", domain="acme.example")
     post_acs(app.test_client(), integration, IDP.for_connection(integration, "ada@acme.example"))
     with statements(app) as sent:
         r = post_acs(
@@ -87,7 +92,7 @@ def test_a_returning_person_signs_in_with_two_statements(app, backend):
 
 
 def test_an_sp_initiated_sign_in_takes_its_request_in_one_statement(app, backend):
-    org_id, integration = connect(app, "Acme", domain="acme.example")
+    _org_id, integration = connect(app, "Acme", domain="acme.example")
     post_acs(app.test_client(), integration, IDP.for_connection(integration, "ada@acme.example"))
     client = app.test_client()
     request_id = start_login(client, integration, next="/me")
@@ -103,10 +108,8 @@ def test_an_sp_initiated_sign_in_takes_its_request_in_one_statement(app, backend
 
 
 def test_a_sign_in_whose_nameid_is_not_the_email_reads_the_member_itself(app):
-    org_id, integration = connect(app, "Acme", domain="acme.example")
-    xml = IDP.for_connection(
-        integration, "00u1abcd", attributes={"email": ["ada@acme.example"]}
-    )
+    _org_id, integration = connect(app, "Acme", domain="acme.example")
+    xml = IDP.for_connection(integration, "00u1abcd", attributes={"email": ["ada@acme.example"]})
     with statements(app) as sent:
         r = post_acs(app.test_client(), integration, xml)
     assert r.status_code == 302
@@ -177,3 +180,45 @@ def test_okta_lookup_is_two_statements(app, scim):
         r = scim.get('/Users?filter=userName eq "ann@acme.example"')
     assert r.status_code == 200 and r.json["totalResults"] == 1
     assert kinds(sent) == ["SELECT okta_scim_token", "SELECT okta_scim_identity"], sent
+
+
+# -- the member read with the connection is only a hint ------------------------------------
+
+
+def test_the_member_read_early_is_used_only_for_exactly_that_email(app):
+    _org_id, integration = connect(app, "Acme", domain="acme.example")
+    for email in ("ada@acme.example", "bob@acme.example"):
+        post_acs(app.test_client(), integration, IDP.for_connection(integration, email))
+    with app.app_context():
+        directory = okta.directory(actor="sso")
+        connection, organization = directory.connection_for_sign_in(integration, "ada@acme.example")
+        identity = SamlIdentity(
+            name_id="bob@acme.example",
+            email="bob@acme.example",
+            display_name=None,
+            attributes={},
+            assertion_id="id-hint-test",
+            in_response_to=frozenset(),
+            remember_until=datetime.now(timezone.utc) + timedelta(minutes=10),
+        )
+        with directory.atomic():
+            signed_in = directory.complete_sign_in(
+                connection, organization, identity, browser_key=None, relay_state=None
+            )
+        assert signed_in.account.email == "bob@acme.example"
+
+
+def test_a_comment_in_the_nameid_makes_no_hint(app):
+    """Signatures ignore comments; python3-saml drops them; the early read must not
+    look up the text before the comment."""
+    _org_id, integration = connect(app, "Acme", domain="acme.example")
+    post_acs(app.test_client(), integration, IDP.for_connection(integration, "ada@acme.example"))
+    xml = IDP.for_connection(integration, "ada@acme.example")
+    tampered = xml.replace(">ada@acme.example<", ">ada@acme<!---->.example<")
+    assert tampered != xml
+    client = app.test_client()
+    with statements(app) as sent:
+        r = post_acs(client, integration, tampered)
+    assert r.status_code == 302
+    assert "SELECT account" in kinds(sent)  # read for the validated email, not hinted
+    assert me(client).json["email"] == "ada@acme.example"

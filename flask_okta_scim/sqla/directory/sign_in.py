@@ -48,14 +48,19 @@ class SignIns(Jit, Connections):
     ) -> SignIn:
         """Everything a validated assertion still needs before the person is signed in.
 
-        In order: the sign-ins this browser started (only when the response
-        answers one), the InResponseTo policy, the replay cache, forgetting the
-        answered request, JIT for non-members (rule 3), the audit record and
-        ``sso_login``. Raises :class:`~flask_okta_scim.saml.errors.SamlError`
-        or :class:`~flask_okta_scim.core.errors.JitRefused`; run it inside
-        :meth:`atomic` so that a refusal leaves nothing behind. Does not check
-        signatures (``process_response`` did) and does not touch the browser
-        session.
+        In order: the InResponseTo policy (a response answering a request takes
+        that request, if this browser started it, in one ``DELETE ...
+        RETURNING``: an ID is answered once), the member the assertion names
+        (read with the connection by :meth:`connection_for_sign_in` when the
+        hint matched), the replay cache, JIT for non-members (rule 3), the
+        audit record and ``sso_login``. A returning member of a connected
+        connection gets the replay-cache row and the audit entry in one
+        statement on PostgreSQL. Raises
+        :class:`~flask_okta_scim.saml.errors.SamlError` or
+        :class:`~flask_okta_scim.core.errors.JitRefused`; run it inside
+        :meth:`atomic` so that a refusal leaves nothing behind (the request
+        taken included). Does not check signatures (``process_response`` did)
+        and does not touch the browser session.
         """
         if identity.in_response_to:
             answered, next_path = self._answered_request(connection, identity, browser_key)
