@@ -7,10 +7,10 @@ import time
 import typing as t
 
 from limits import parse_many
-from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from ..scim import errors
+from .rate_storage import rate_storage
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -38,7 +38,7 @@ class RateLimiter:
 
     def __init__(self, rate: str, storage_url: str) -> None:
         self.items = parse_many(rate)
-        self.limiter = FixedWindowRateLimiter(storage_from_string(storage_url))
+        self.limiter = FixedWindowRateLimiter(rate_storage(storage_url))
 
     def hit(self, organization_id: t.Any) -> None:
         """Count one request; raise :class:`~flask_okta_scim.scim.errors.TooManyRequests` when over.

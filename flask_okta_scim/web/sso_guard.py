@@ -31,7 +31,6 @@ from flask import request
 from limits import RateLimitItem
 from limits import parse_many
 from limits.storage import Storage
-from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -39,6 +38,7 @@ from .._current import extension
 from ..config import BaseUrlNotSet
 from ..core.text import loggable
 from ..logs import log
+from .rate_storage import rate_storage
 
 #: The most fields a sign-in form may have (SAMLResponse, RelayState, a confirmation's token).
 MAX_FORM_FIELDS = 16
@@ -88,7 +88,7 @@ class SignInBudgets(t.NamedTuple):
 
     @classmethod
     def from_settings(cls, settings: t.Any) -> SignInBudgets:
-        storage = t.cast(Storage, storage_from_string(settings.rate_limit_storage))
+        storage = rate_storage(settings.rate_limit_storage)
         return cls(
             Budget("fail-connection", settings.sso_failure_limit, storage),
             Budget("fail-address", settings.sso_address_failure_limit, storage),

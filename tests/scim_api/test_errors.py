@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import typing as t
 
 import pytest
 
@@ -122,6 +124,36 @@ def test_every_rate_of_a_list_applies_and_sets_the_retry_after():
         limiter.hit("org-1")
     assert 60 < int(raised.value.headers["Retry-After"]) <= 3600
     limiter.hit("org-2")  # counted per organization
+
+
+def test_the_in_process_rate_limit_starts_no_thread_per_request(monkeypatch):
+    """limits' memory storage starts a timer thread every few hits; ours sweeps inline."""
+    import threading
+
+    from flask_okta_scim.web.rate_storage import ProcessMemoryStorage
+    from flask_okta_scim.web.scim_guard import RateLimiter
+
+    limiter = RateLimiter("1000/second", "memory://")
+    assert isinstance(limiter.limiter.storage, ProcessMemoryStorage)
+    started: list[t.Any] = []
+    monkeypatch.setattr(threading.Thread, "start", lambda self: started.append(self))
+    for _ in range(300):
+        limiter.hit("org-1")
+    assert started == []
+
+
+def test_expired_windows_are_swept_from_the_in_process_storage(monkeypatch):
+    from flask_okta_scim.web import rate_storage
+
+    storage = rate_storage.ProcessMemoryStorage("memory://")
+    storage.incr("org-1", expiry=1)
+    storage.incr("org-2", expiry=60)
+    later = time.time() + 2
+    monkeypatch.setattr(rate_storage.time, "time", lambda: later)
+    monkeypatch.setattr(storage, "_swept", storage._swept - storage.SWEEP_EVERY)
+    storage.incr("org-3", expiry=60)
+    assert set(storage.expirations) == {"org-2", "org-3"}
+    assert storage.get("org-2") == 1
 
 
 def test_unexpected_exceptions_are_a_generic_scim_500(scim, caplog):
