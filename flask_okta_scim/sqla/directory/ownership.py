@@ -25,7 +25,6 @@ from sqlalchemy import func
 from sqlalchemy import null
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.orm.util import identity_key
 
 from ... import signals
 from ...core.emails import email_domain
@@ -34,6 +33,9 @@ from ...core.errors import Conflict
 from ...core.errors import NotManaged
 from .accounts import Accounts
 from .logouts import Logouts
+
+#: The control rows :meth:`Ownership._control` made in the current transaction, by account id.
+_MADE_CONTROLS = "made_controls"
 
 #: Why an organization may not change an account's credentials (audit reasons).
 NOT_MANAGED = "not_managed"
@@ -109,15 +111,19 @@ class Ownership(Accounts, Logouts):
         """The account's control row with ``values`` set, created if there is none.
 
         A new row is inserted with ``values`` at once (no insert then update).
-        For an account created in this transaction on PostgreSQL, only the
-        session is searched: the foreign key's ``ON DELETE CASCADE`` removed
-        any row a deleted account with its id had. (SQLite enforces foreign
-        keys only when the host turns them on, so there the table is read.)
-        Does not commit.
+        For an account created in this transaction on PostgreSQL the table is
+        not read: the only row there can be is one made here, kept in the
+        transaction's memo (the foreign key's ``ON DELETE CASCADE`` removed
+        any row of a deleted account with the same id; SQLite enforces
+        foreign keys only when the host turns them on, so there the table is
+        read). Does not commit.
         """
         c = self.models.account_control
-        if self.created_here(account) and self.session.get_bind().dialect.name == "postgresql":
-            row = self.session.identity_map.get(identity_key(c, account.id))
+        made: dict[t.Any, t.Any] = self.transaction_state().setdefault(_MADE_CONTROLS, {})
+        if account.id in made:
+            row = made[account.id]
+        elif self.created_here(account) and self.session.get_bind().dialect.name == "postgresql":
+            row = None
         else:
             row = self.session.get(c, account.id)
         if row is None:
@@ -126,6 +132,7 @@ class Ownership(Accounts, Logouts):
             row = c(account_id=account.id, epoch=0, **values)
             self.session.add(row)
             self.session.flush()
+            made[account.id] = row  # a strong reference: the session's map is weak
             return row
         for name, value in values.items():
             setattr(row, name, value)
