@@ -14,7 +14,7 @@ from ...core.errors import InvalidValue
 from ...core.errors import NotAMember
 from ...core.errors import NotFound
 from .._sql import chunks
-from .._sql import insert_ignore
+from .._sql import insert_ignore_one
 from .base import DirectoryBase
 from .base import _clean_name
 from .base import _short
@@ -160,7 +160,7 @@ class Accounts(DirectoryBase):
         }
         if self.models.has("membership", "joined_via"):
             row["joined_via"] = via
-        added = insert_ignore(self.session, m, [row], m.account_id)
+        added = insert_ignore_one(self.session, m, row, m.account_id)
         if added:
             self._joined(organization, account)
             self.audit(

@@ -12,7 +12,7 @@ from ...core.emails import email_domain
 from ...core.emails import normalize_email
 from ...core.errors import JitRefused
 from ...core.text import fold
-from .._sql import insert_ignore
+from .._sql import insert_ignore_one
 from .teams import Teams
 
 
@@ -95,8 +95,8 @@ class Jit(Teams):
         )
         tm = self.models.team_member
         for team in teams:
-            if insert_ignore(
-                self.session, tm, [{"team_id": team.id, "account_id": account.id}], tm.account_id
+            if insert_ignore_one(
+                self.session, tm, {"team_id": team.id, "account_id": account.id}, tm.account_id
             ):
                 self._send(
                     signals.team_members_changed,
