@@ -141,7 +141,7 @@ def floor_app(url: str) -> Flask:
     app = Flask("floor")
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     db.init_app(app)
-    gm = okta.models.group_member
+    gm = okta.models.group_member.__table__
 
     @app.post("/members/<group_id>")
     def add(group_id: str):  # type: ignore[no-untyped-def]
@@ -152,7 +152,7 @@ def floor_app(url: str) -> Flask:
 
     @app.delete("/members/<group_id>")
     def empty(group_id: str):  # type: ignore[no-untyped-def]
-        db.session.execute(delete(gm).where(gm.group_id == group_id))
+        db.session.execute(delete(gm).where(gm.c.group_id == group_id))
         db.session.commit()
         return "", 204
 

@@ -50,6 +50,8 @@ from ..scim.filters import Node
 from ..scim.filters import Not
 from ..scim.filters import Or
 from ..scim.filters import ValuePath
+from ._sql import among
+from ._sql import unindexed
 from .models import Models
 
 
@@ -223,6 +225,27 @@ def user_name_count(models: Models) -> t.Any:
             ident.deleted_at.is_(None),
             ident.user_name_key == bindparam("key"),
         )
+    )
+
+
+@functools.cache
+def member_rows(models: Models, dialect: str) -> t.Any:
+    """The users a group change names, locked in id order: parameters ``org``, ``ids`` (a list).
+
+    Rows of ``id``, ``active`` and ``account_id`` (all a member change needs), never
+    ORM objects; deleted users are not found. Built once per models and database kind
+    (the list is an array parameter on PostgreSQL: :func:`~._sql.among`).
+    """
+    ident = models.identity
+    return (
+        select(ident.id, ident.active, ident.account_id)
+        .where(
+            unindexed(ident.organization_id) == bindparam("org"),
+            among(ident.id, "ids", dialect),
+            ident.deleted_at.is_(None),
+        )
+        .order_by(ident.id)
+        .with_for_update()
     )
 
 

@@ -36,6 +36,7 @@ from ._sql import chunks
 from .directory import UNSET
 from .directory import Directory
 from .scim_query import group_condition
+from .scim_query import member_rows
 from .scim_query import user_condition
 from .scim_query import user_name_count
 from .scim_query import user_name_key
@@ -392,31 +393,27 @@ class SQLAlchemyScimStore:
     def _identities_for(self, scim_ids: list[str], *, strict: bool = True) -> list[t.Any]:
         """This organization's users ``scim_ids`` (deactivated ones included), locked.
 
-        The rows are locked in id order (after the group's: one lock order) and
-        read afresh, so that a person deactivated at the same moment is seen
-        inactive, not half-detached.
+        Each is a row of what a member change needs (``id``, ``active``,
+        ``account_id``: :func:`~.scim_query.member_rows`), not an ORM object: a
+        PATCH of 1,000 members loads 1,000 small tuples, one ``IN`` query per
+        :data:`~._sql.CHUNK` ids. The rows are locked in id order (after the
+        group's: one lock order) and read afresh, so that a person deactivated
+        at the same moment is seen inactive, not half-detached.
 
         With ``strict``, an id that is not a user of this organization is an
         :class:`InvalidValue` naming it, and nothing changes; otherwise
         (removals) it is skipped.
         """
-        ident = self.models.identity
         found: dict[str, t.Any] = {}
         for batch in chunks(sorted({i for i in scim_ids if plausible_id(i)})):
             found.update(
                 (row.id, row)
-                for row in self.session.scalars(
-                    select(ident)
-                    .where(
-                        ident.organization_id == self.organization.id,
-                        ident.id.in_(batch),
-                        ident.deleted_at.is_(None),
-                    )
-                    .order_by(ident.id)
-                    .with_for_update()
-                    .execution_options(populate_existing=True)
+                for row in self.session.execute(
+                    member_rows(self.models, self.directory._dialect),
+                    {"org": self.organization.id, "ids": batch},
                 )
             )
+        self.directory.locked_identities().update(found)
         missing = [i for i in scim_ids if i not in found]
         if missing and strict:
             shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
