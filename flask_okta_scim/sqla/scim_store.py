@@ -35,12 +35,16 @@ from ..scim.service import plausible_id
 from ._sql import chunks
 from .directory import UNSET
 from .directory import Directory
+from .scim_query import count_of_users
 from .scim_query import group_condition
 from .scim_query import member_rows
+from .scim_query import page_of_users
 from .scim_query import user_condition
+from .scim_query import user_count
 from .scim_query import user_name_count
 from .scim_query import user_name_key
 from .scim_query import user_name_lookup
+from .scim_query import user_page
 
 
 @dataclass(frozen=True)
@@ -90,16 +94,20 @@ class SQLAlchemyScimStore:
                 else []
             )
             total = self._total(rows, start, count, lambda: user_name_count(self.models), values)
-        else:
-            ident = self.models.identity
-            where = [ident.organization_id == self.organization.id, ident.deleted_at.is_(None)]
-            if condition is not None:
-                where.append(user_condition(condition, self.models))
-            query = select(ident).where(*where).order_by(ident.created_at, ident.id)
-            rows = list(self.session.scalars(query.offset(start - 1).limit(count))) if count else []
-            total = self._total(
-                rows, start, count, lambda: select(func.count()).select_from(ident).where(*where)
+        else:  # in list order, however deep the page: see page_of_users
+            values = {"org": self.organization.id}
+            if condition is None:
+                page, counted = user_page(self.models), user_count(self.models)
+            else:
+                where = user_condition(condition, self.models)
+                page = page_of_users(self.models, where)
+                counted = count_of_users(self.models, where)
+            rows = (
+                list(self.session.scalars(page, {**values, "skip": start - 1, "n": count}))
+                if count
+                else []
             )
+            total = self._total(rows, start, count, lambda: counted, values)
         groups = self._groups_of([r.id for r in rows]) if with_groups else None
         return Page(
             total,
