@@ -271,6 +271,42 @@ def user_count(models: Models) -> t.Any:
     return count_of_users(models)
 
 
+#: Rows a streamed list of members holds at a time (``yield_per``).
+MEMBER_BATCH = 1000
+
+
+@functools.cache
+def group_member_ids(models: Models) -> t.Any:
+    """The SCIM ids of an Okta-managed group's members (deleted people aside), in list
+    order: parameter ``group``. Streamed, :data:`MEMBER_BATCH` rows at a time."""
+    gm, ident = models.group_member, models.identity
+    return (
+        select(ident.id)
+        .join(gm, gm.identity_id == ident.id)
+        .where(gm.group_id == bindparam("group"), ident.deleted_at.is_(None))
+        .order_by(ident.created_at, ident.id)
+        .execution_options(yield_per=MEMBER_BATCH)
+    )
+
+
+@functools.cache
+def team_member_ids(models: Models) -> t.Any:
+    """The SCIM ids of a team's members provisioned in its organization, in list order:
+    parameters ``team``, ``org``. Streamed, :data:`MEMBER_BATCH` rows at a time."""
+    tm, ident = models.team_member, models.identity
+    return (
+        select(ident.id)
+        .join(tm, tm.account_id == ident.account_id)
+        .where(
+            tm.team_id == bindparam("team"),
+            ident.organization_id == bindparam("org"),
+            ident.deleted_at.is_(None),
+        )
+        .order_by(ident.created_at, ident.id)
+        .execution_options(yield_per=MEMBER_BATCH)
+    )
+
+
 @functools.cache
 def member_rows(models: Models, dialect: str) -> t.Any:
     """The users a group change names, locked in id order: parameters ``org``, ``ids`` (a list).
