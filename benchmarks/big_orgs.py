@@ -216,8 +216,9 @@ def measure(
         def go() -> float:
             start = time.perf_counter()
             r = scim.get(target, headers=headers)
+            body = r.get_data()  # all of it: a streamed body is read as it is sent
             elapsed = time.perf_counter() - start
-            assert r.status_code == 200, r.data[:2000]
+            assert r.status_code == 200, body[:2000]
             return elapsed
 
         return go
@@ -267,6 +268,9 @@ def measure(
     }
     for fn in cases.values():  # warm up
         fn()
+    for group_id, size in ((org["big_group"], group), (org["small_group"], small)):
+        got = scim.get(f"/scim/v2/Groups/{group_id}", headers=headers).get_json(force=True)
+        assert len(got["members"]) == size, (len(got["members"]), size)
     samples: dict[str, list[float]] = {k: [] for k in cases}
     for _ in range(rounds):
         for name, fn in random.sample(list(cases.items()), len(cases)):
