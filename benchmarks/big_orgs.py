@@ -17,8 +17,10 @@ median of the per-round medians:
 3. One PATCH adding ``--patch`` members (1,000) to an empty group, in Okta's body,
    against the floor: a bare Flask + Flask-SQLAlchemy endpoint receiving the same ids
    and inserting as many rows into the same membership table with one executemany
-   INSERT through SQLAlchemy Core, then committing. Target: ratio at most 2. Between
-   two timings, the members are removed again (not timed).
+   INSERT through SQLAlchemy Core, then committing. Target: ratio at most 2. Also
+   against the rows the PATCH writes, in bare SQL: the group's rows, the team's rows
+   (the active members join the team) and the people's new versions (their ``groups``
+   changed). Between two timings, the members are removed again (not timed).
 
 PostgreSQL's database is vacuumed and analyzed after populating and between rounds (not
 timed), standing in for autovacuum, which the development machines' and CI's servers run
@@ -36,6 +38,8 @@ import tracemalloc
 import typing as t
 import urllib.parse
 from collections.abc import Callable
+from datetime import datetime
+from datetime import timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -47,6 +51,7 @@ from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import text
+from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
 from benchmarks.scim_lookup import HEADERS
@@ -75,6 +80,7 @@ LABELS = {
     "lookup_small_ms": "group lookup by name, small group",
     "patch_add_ms": "PATCH adding the members",
     "floor_insert_ms": "bulk insert of as many rows (floor)",
+    "floor_writes_ms": "the PATCH's writes in bare SQL",
     "ratio_users_deep_vs_first": "ratio last page / first page (target <= 2)",
     "ratio_users_middle_vs_first": "ratio middle page / first page",
     "ratio_filtered_deep_vs_first": "ratio filtered last / first page",
@@ -82,6 +88,7 @@ LABELS = {
     "ratio_group_peak_big_vs_small": "ratio GET group big / small (peak memory)",
     "ratio_lookup_big_vs_small": "ratio group lookup big / small (~1)",
     "ratio_patch_vs_floor": "ratio PATCH / bulk insert (target <= 2)",
+    "ratio_patch_vs_writes": "ratio PATCH / its writes in bare SQL",
 }
 
 
@@ -112,7 +119,7 @@ def populate_big(app: Flask, people: int, group: int, small: int, patch: int) ->
         with okta.directory(actor="bench").atomic() as directory:
             org = directory.get_organization("big")
             made = {}
-            for name in ("small group", "patch target", "floor target"):
+            for name in ("small group", "patch target", "floor target", "writes target"):
                 team = directory.create_team(org, name, managed_by_okta=True)
                 made[name] = (directory.group_of(team).id, team.id)
         small_group, small_team = made["small group"]
@@ -131,21 +138,60 @@ def populate_big(app: Flask, people: int, group: int, small: int, patch: int) ->
         "small_group": small_group,
         "patch_group": made["patch target"][0],
         "floor_group": made["floor target"][0],
+        "writes_group": made["writes target"][0],
+        "writes_team": made["writes target"][1],
         "newcomers": [i for i, _ in ids[-patch:]],
     }
 
 
 def floor_app(url: str) -> Flask:
-    """A bare Flask + Flask-SQLAlchemy endpoint: insert the ids sent as members of a group,
-    with one executemany INSERT through SQLAlchemy Core, and commit."""
+    """Bare Flask + Flask-SQLAlchemy endpoints, through SQLAlchemy Core, each committing:
+
+    - ``POST /members/<group>``: insert the ids sent as members of a group, with one
+      executemany INSERT (the floor of the issue's target);
+    - ``POST /writes/<group>/<team>``: the rows our PATCH writes, in the fewest statements:
+      the people's accounts read, their group rows and team rows inserted (one
+      executemany each), their versions bumped (one UPDATE);
+    - ``DELETE`` of either: the rows removed again (not timed).
+    """
     app = Flask("floor")
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     db.init_app(app)
     gm = okta.models.group_member.__table__
+    tm = okta.models.team_member.__table__
+    ident = okta.models.identity.__table__
+
+    def sent() -> list[str]:
+        return [member["value"] for member in t.cast(dict[str, t.Any], request.json)["members"]]
+
+    @app.post("/writes/<group_id>/<int:team_id>")
+    def writes(group_id: str, team_id: int):  # type: ignore[no-untyped-def]
+        ids = sent()
+        people = db.session.execute(
+            select(ident.c.id, ident.c.account_id).where(ident.c.id.in_(ids))
+        ).all()
+        db.session.execute(
+            insert(gm), [{"group_id": group_id, "identity_id": i} for i, _ in people]
+        )
+        db.session.execute(insert(tm), [{"team_id": team_id, "account_id": a} for _, a in people])
+        db.session.execute(
+            update(ident)
+            .where(ident.c.id.in_(ids))
+            .values(version=ident.c.version + 1, updated_at=datetime.now(timezone.utc))
+        )
+        db.session.commit()
+        return "", 204
+
+    @app.delete("/writes/<group_id>/<int:team_id>")
+    def undo(group_id: str, team_id: int):  # type: ignore[no-untyped-def]
+        db.session.execute(delete(gm).where(gm.c.group_id == group_id))
+        db.session.execute(delete(tm).where(tm.c.team_id == team_id))
+        db.session.commit()
+        return "", 204
 
     @app.post("/members/<group_id>")
     def add(group_id: str):  # type: ignore[no-untyped-def]
-        ids = [member["value"] for member in t.cast(dict[str, t.Any], request.json)["members"]]
+        ids = sent()
         db.session.execute(insert(gm), [{"group_id": group_id, "identity_id": i} for i in ids])
         db.session.commit()
         return "", 204
@@ -238,6 +284,15 @@ def measure(
         assert r.status_code == 204, r.data[:2000]
         return elapsed
 
+    def floor_writes() -> float:
+        path = f"/writes/{org['writes_group']}/{org['writes_team']}"
+        start = time.perf_counter()
+        r = floor.post(path, json={"members": members})
+        elapsed = time.perf_counter() - start
+        assert r.status_code == 204, r.data
+        assert floor.delete(path).status_code == 204
+        return elapsed
+
     def floor_insert() -> float:
         path = f"/members/{org['floor_group']}"
         start = time.perf_counter()
@@ -265,6 +320,7 @@ def measure(
         ),
         "patch_add_ms": patch_members,
         "floor_insert_ms": floor_insert,
+        "floor_writes_ms": floor_writes,
     }
     for fn in cases.values():  # warm up
         fn()
@@ -302,6 +358,7 @@ def measure(
         "ratio_group_peak_big_vs_small": ("group_big_peak_kib", "group_small_peak_kib"),
         "ratio_lookup_big_vs_small": ("lookup_big_ms", "lookup_small_ms"),
         "ratio_patch_vs_floor": ("patch_add_ms", "floor_insert_ms"),
+        "ratio_patch_vs_writes": ("patch_add_ms", "floor_writes_ms"),
     }.items():
         result[name] = result[over] / result[under]
     with app.app_context():

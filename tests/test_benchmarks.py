@@ -61,6 +61,7 @@ BIG_ORGS = {
     "lookup_small_ms",
     "patch_add_ms",
     "floor_insert_ms",
+    "floor_writes_ms",
     "ratio_users_deep_vs_first",
     "ratio_users_middle_vs_first",
     "ratio_filtered_deep_vs_first",
@@ -68,6 +69,7 @@ BIG_ORGS = {
     "ratio_group_peak_big_vs_small",
     "ratio_lookup_big_vs_small",
     "ratio_patch_vs_floor",
+    "ratio_patch_vs_writes",
 }
 TABLE = {
     "SCIM lookup / bare endpoint",
