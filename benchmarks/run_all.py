@@ -13,8 +13,8 @@ its baseline once and ours on each database, interleaved). Then:
   ``docs/_static/bench-lookup-scaling.png``, the picture in the docs, or
   ``benchmarks/results/lookup-scaling-quick.png`` with ``--quick``).
 
-A full run takes 8-12 minutes on a 2-core machine; ``--quick`` (tiny sizes, for a
-smoke test: the figures mean nothing) well under two.
+A full run takes 8-12 minutes on a 2-core machine, plus about 2 for ``big_orgs``;
+``--quick`` (tiny sizes, for a smoke test: the figures mean nothing) well under two.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from benchmarks import acs
+from benchmarks import big_orgs
 from benchmarks import onboarding
 from benchmarks import saml_options
 from benchmarks import scim_lookup
@@ -49,7 +50,7 @@ POSTGRESQL = os.environ.get(
 )
 RESULTS = ROOT / "benchmarks" / "results"
 PLOT = ROOT / "docs" / "_static" / "bench-lookup-scaling.png"
-BENCHMARKS = ("scim_lookup", "acs", "saml_options", "scim_patch", "onboarding")
+BENCHMARKS = ("scim_lookup", "acs", "saml_options", "scim_patch", "onboarding", "big_orgs")
 
 #: The sizes of a full run: 8-12 minutes on 2 cores.
 FULL: dict[str, t.Any] = {
@@ -58,6 +59,7 @@ FULL: dict[str, t.Any] = {
     "saml_options": {"samples": 30, "rounds": 5},
     "scim_patch": {"items": 2000, "ops": 125, "keys": 2000, "doublings": 3, "rounds": 3},
     "onboarding": {"people": 10000, "concurrency": 4, "workers": 2, "rounds": 8, "warmup": 40},
+    "big_orgs": {"people": 100000, "group": 50000, "small": 100, "patch": 1000, "rounds": 5},
 }
 #: The sizes of ``--quick``: a smoke test of every code path.
 QUICK: dict[str, t.Any] = {
@@ -66,6 +68,16 @@ QUICK: dict[str, t.Any] = {
     "saml_options": {"samples": 3, "rounds": 1},
     "scim_patch": {"items": 50, "ops": 5, "keys": 50, "doublings": 1, "rounds": 1, "repeat": 1},
     "onboarding": {"people": 24, "concurrency": 4, "workers": 2, "rounds": 2, "warmup": 4},
+    "big_orgs": {
+        "people": 300,
+        "group": 150,
+        "small": 10,
+        "patch": 50,
+        "page": 20,
+        "rounds": 1,
+        "requests": 1,
+        "memory_samples": 1,
+    },
 }
 
 #: The table's rows: label, benchmark, figure (in the largest organization for
@@ -88,6 +100,9 @@ ROWS: list[tuple[str, str, str, str]] = [
         "ratio_{db}_vs_scim2_server",
         ">= 1",
     ),
+    ("GET /Users, last page / first page", "big_orgs", "ratio_users_deep_vs_first", "<= 2"),
+    ("GET big group / small, peak memory", "big_orgs", "ratio_group_peak_big_vs_small", ""),
+    ("member PATCH / bulk insert of its rows", "big_orgs", "ratio_patch_vs_floor", "<= 2"),
 ]
 
 
@@ -160,6 +175,10 @@ def run(
             results.setdefault("saml_options", {})[db] = timed(
                 f"saml_options {db}", saml_options.measure, database, **sizes["saml_options"]
             )
+        if "big_orgs" in only:
+            results.setdefault("big_orgs", {})[db] = timed(
+                f"big_orgs {db}", big_orgs.measure, database, **sizes["big_orgs"]
+            )
     if "scim_patch" in only:
         results["scim_patch"] = timed("scim_patch", scim_patch.measure, **sizes["scim_patch"])
     if "onboarding" in only:
@@ -216,6 +235,17 @@ def print_table(
                 f = by_size[str(size)]
                 cells.append(f"{f['scim_lookup_big_ms']:10.2f} / {f['bare_lookup_ms']:8.2f}")
             print(f"{size:8d}  " + "".join(f"{c:>22s}" for c in cells))
+    if "big_orgs" in results:
+        b = settings["big_orgs"]
+        print()
+        print(
+            f"Big organizations: {b['people']} people, groups of {b['group']} and "
+            f"{b['small']}, a PATCH of {b['patch']} members"
+        )
+        for key, label in big_orgs.LABELS.items():
+            if not key.startswith("ratio_"):
+                cells = "".join(f"{f[key]:11.2f}" for f in results["big_orgs"].values())
+                print(f"{label:48s}{cells}")
     if "onboarding" in results:
         o = results["onboarding"]
         people = settings["onboarding"]["people"]

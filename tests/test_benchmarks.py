@@ -55,6 +55,31 @@ SAML_OPTIONS = {
     "ratio_sign_out_okta_vs_local",
 }
 SERVER = {"people_per_s", "people_per_s_by_round", "lookup_ms", "create_ms"}
+BIG_ORGS = {
+    "users_first_ms",
+    "users_middle_ms",
+    "users_deep_ms",
+    "filtered_first_ms",
+    "filtered_deep_ms",
+    "group_big_ms",
+    "group_small_ms",
+    "group_big_peak_kib",
+    "group_small_peak_kib",
+    "group_big_peak_bytes_per_member",
+    "lookup_big_ms",
+    "lookup_small_ms",
+    "patch_add_ms",
+    "floor_insert_ms",
+    "floor_writes_ms",
+    "ratio_users_deep_vs_first",
+    "ratio_users_middle_vs_first",
+    "ratio_filtered_deep_vs_first",
+    "ratio_group_big_vs_small",
+    "ratio_group_peak_big_vs_small",
+    "ratio_lookup_big_vs_small",
+    "ratio_patch_vs_floor",
+    "ratio_patch_vs_writes",
+}
 TABLE = {
     "SCIM lookup / bare endpoint",
     "lookup, large / small organization",
@@ -68,6 +93,9 @@ TABLE = {
     "session check with logout check / without",
     "sign-out through Okta / local",
     "onboarding, ours / scim2-server (people/s)",
+    "GET /Users, last page / first page",
+    "GET big group / small, peak memory",
+    "member PATCH / bulk insert of its rows",
 }
 
 
@@ -112,7 +140,14 @@ def test_quick_run_writes_every_figure(quick_run: tuple[dict[str, t.Any], str]) 
     document, _ = quick_run
     results = document["results"]
     assert document["quick"] is True
-    assert set(results) == {"scim_lookup", "acs", "saml_options", "scim_patch", "onboarding"}
+    assert set(results) == {
+        "scim_lookup",
+        "acs",
+        "saml_options",
+        "scim_patch",
+        "onboarding",
+        "big_orgs",
+    }
     assert set(results["scim_lookup"]) == {"sqlite"}
     sizes = results["scim_lookup"]["sqlite"]
     assert len(sizes) >= 2
@@ -120,6 +155,8 @@ def test_quick_run_writes_every_figure(quick_run: tuple[dict[str, t.Any], str]) 
         assert set(figures) == LOOKUP
     assert set(results["acs"]["sqlite"]) == ACS
     assert set(results["saml_options"]["sqlite"]) == SAML_OPTIONS
+    assert set(results["big_orgs"]) == {"sqlite"}
+    assert set(results["big_orgs"]["sqlite"]) == BIG_ORGS
     patch = results["scim_patch"]
     assert set(patch) == {"forms", "max_last_ratio"}
     assert len(patch["forms"]) >= 18

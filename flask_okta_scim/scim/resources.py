@@ -416,6 +416,11 @@ def render_group(
     return resource
 
 
+def group_member(scim_id: str, base_url: str) -> dict[str, str]:
+    """One entry of a Group's ``members``: a user and its URL (``base_url``: the SCIM root)."""
+    return {"value": scim_id, "$ref": f"{base_url}/Users/{scim_id}", "type": "User"}
+
+
 def _meta(
     kind: str, created: datetime, modified: datetime, version: int, location: str
 ) -> dict[str, str]:

@@ -12,6 +12,7 @@ and nothing here commits.
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..core.errors import NotFound
@@ -81,6 +82,7 @@ class ScimStore(t.Protocol):
     ) -> Page: ...
     def load_group(self, scim_id: str, *, for_update: bool = False) -> Versioned | None: ...
     def group_resource(self, record: t.Any, *, members: bool) -> dict[str, t.Any]: ...
+    def member_ids(self, record: t.Any) -> Iterator[list[str]]: ...
     def create_group(self, data: GroupInput) -> Versioned: ...
     def replace_group(self, record: t.Any, data: GroupInput) -> None: ...
     def change_group(self, record: t.Any, changes: GroupChanges) -> None: ...
@@ -150,6 +152,13 @@ class ScimService:
     def get_group(self, scim_id: str, *, members: bool = True) -> dict[str, t.Any]:
         """``GET /Groups/{id}``."""
         return self.store.group_resource(self._group(scim_id), members=members)
+
+    def get_group_streamed(self, scim_id: str) -> tuple[dict[str, t.Any], Iterator[list[str]]]:
+        """``GET /Groups/{id}`` in two parts, for an answer written as it is read: the
+        group without ``members``, and its members' ids in order, in batches read only
+        as they are iterated (:meth:`ScimStore.member_ids`)."""
+        record = self._group(scim_id)
+        return self.store.group_resource(record, members=False), self.store.member_ids(record)
 
     def group_version(self, scim_id: str) -> str:
         """The ETag of a group, without rendering its members."""

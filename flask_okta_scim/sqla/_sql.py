@@ -8,21 +8,33 @@ one group at the same moment both land.
 from __future__ import annotations
 
 import functools
+import json
 import typing as t
 from collections.abc import Iterable
 from collections.abc import Iterator
 
+from sqlalchemy import ColumnElement
+from sqlalchemy import Text
+from sqlalchemy import TypeDecorator
+from sqlalchemy import any_
 from sqlalchemy import bindparam
 from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import insert as insert_
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
+from sqlalchemy import true
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.visitors import InternalTraversal
 
-#: Rows per statement: well under SQLite's and PostgreSQL's parameter limits.
-CHUNK = 500
+#: Ids per ``IN`` list: well under SQLite's (32,766 since 3.32) and PostgreSQL's (65,535)
+#: limits on a statement's parameters, and above the member lists Okta and Entra send in
+#: one request, so that a change of 1,000 people costs as many statements as one of 10.
+CHUNK = 5000
 
 
 def chunks(values: Iterable[t.Any], size: int = CHUNK) -> Iterator[list[t.Any]]:
@@ -35,6 +47,125 @@ def chunks(values: Iterable[t.Any], size: int = CHUNK) -> Iterator[list[t.Any]]:
             batch = []
     if batch:
         yield batch
+
+
+class _JsonList(TypeDecorator[t.Any]):
+    """A list bound as one JSON array parameter (SQLite's ``json_each`` reads it back), each
+    item first processed as ``item_type`` binds it (a UUID as its text, say)."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, item_type: t.Any) -> None:
+        super().__init__()
+        self.item_type = item_type
+
+    def process_bind_param(self, value: t.Any, dialect: t.Any) -> str:
+        process = self.item_type.dialect_impl(dialect).bind_processor(dialect)
+        return json.dumps(list(value) if process is None else [process(v) for v in value])
+
+
+def _each(column: t.Any, values: t.Any, dialect: str) -> t.Any:
+    """The values of a list parameter, one row each, typed as ``column``; ``None`` where the
+    database has no such function (then an expanding ``IN`` or an executemany does).
+
+    ``values`` is the list, or the name of the parameter the statement is run with. One
+    parameter, however many values: PostgreSQL's ``unnest`` of an array, SQLite's
+    ``json_each`` of a JSON array. Drivers then parse no placeholder per value, and
+    SQLAlchemy processes none (psycopg parses each long statement's text anew: with a
+    thousand placeholders, that costs more than the query).
+    """
+    key, value = (values, None) if isinstance(values, str) else (None, list(values))
+    if dialect == "postgresql":
+        return bindparam(key, value, postgresql.ARRAY(column.type))
+    if dialect == "sqlite":
+        param = bindparam(key, value, _JsonList(column.type))
+        return func.json_each(param).table_valued("value").c.value
+    return None
+
+
+def among(column: t.Any, values: t.Any, dialect: str) -> ColumnElement[bool]:
+    """``column IN values``: for a list of values, or the name of a parameter holding one.
+
+    One parameter on PostgreSQL (``= ANY(:values)``) and SQLite (``IN (SELECT value
+    FROM json_each(:values))``): see :func:`_each`. Elsewhere an expanding ``IN``.
+
+    SQLite's planner, without ``ANALYZE`` statistics, prefers an equality on another
+    indexed column (the organization) to a list of a thousand values, and then scans
+    the organization: wrap that column in :class:`unindexed` in the same WHERE.
+    """
+    each = _each(column, values, dialect)
+    if dialect == "postgresql":
+        return t.cast(ColumnElement[bool], column == any_(each))
+    if each is not None:
+        return t.cast(ColumnElement[bool], column.in_(select(each)))
+    if isinstance(values, str):
+        return t.cast(ColumnElement[bool], column.in_(bindparam(values, expanding=True)))
+    return t.cast(ColumnElement[bool], column.in_(values))
+
+
+class unindexed(ColumnElement[t.Any]):
+    """A column SQLite's planner does not use an index for (``+column``, SQLite's own
+    way); the column as it is on other databases. See :func:`among`."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: t.Any) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(unindexed)
+def _unindexed(element: unindexed, compiler: t.Any, **kw: t.Any) -> str:
+    return str(compiler.process(element.column, **kw))
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: t.Any, **kw: t.Any) -> str:
+    return "+" + str(compiler.process(element.column, **kw))
+
+
+def insert_each_ignore(
+    session: Session,
+    model: t.Any,
+    fixed: dict[str, t.Any],
+    varying: t.Any,
+    values: list[t.Any],
+    returning: t.Any,
+) -> list[t.Any]:
+    """:func:`insert_ignore` of one row per value of the attribute ``varying``, the other
+    attributes set as ``fixed`` (by mapped name): a group's or a team's new members.
+
+    On PostgreSQL and SQLite, one statement however many rows: ``INSERT ... SELECT
+    :fixed, value FROM <the values> ON CONFLICT DO NOTHING RETURNING``, the values one
+    parameter (:func:`_each`), the columns' Python-side defaults computed once for all
+    rows. Elsewhere, :func:`insert_ignore`.
+    """
+    if not values:
+        return []
+    dialect = session.get_bind().dialect.name
+    column = varying.expression
+    each = _each(column, values, dialect)
+    if each is None:
+        key = varying.key
+        return insert_ignore(session, model, [{**fixed, key: v} for v in values], returning)
+    columns = [getattr(model, name).expression for name in fixed]
+    picked = [
+        bindparam(f"fixed_{i}", value, type_=c.type)
+        for i, (c, value) in enumerate(zip(columns, fixed.values(), strict=True))
+    ]
+    if dialect == "postgresql":
+        each = func.unnest(each)
+    insert: t.Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(model.__table__)
+        # WHERE true: SQLite reads "SELECT ... FROM f(...) ON CONFLICT" as a join otherwise
+        .from_select([*columns, column], select(*picked, each).where(true()))
+        .on_conflict_do_nothing()
+        .returning(returning.expression)
+    )
+    return list(session.execute(stmt).scalars())
 
 
 def insert_ignore(
@@ -55,10 +186,10 @@ def insert_ignore(
     inserted: list[t.Any] = []
     if dialect in ("postgresql", "sqlite"):
         insert: t.Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        for batch in chunks(rows):
-            stmt = insert(model).values(batch).on_conflict_do_nothing().returning(returning)
-            inserted.extend(session.execute(stmt).scalars())
-        return inserted
+        # One executemany: SQLAlchemy sends it as multi-row INSERTs of up to 1,000 rows
+        # ("insertmanyvalues"), from one statement compiled once and cached.
+        stmt = insert(model).on_conflict_do_nothing().returning(returning)
+        return list(session.execute(stmt, rows).scalars())
     for row in rows:
         try:
             with session.begin_nested():

@@ -50,6 +50,8 @@ from ..scim.filters import Node
 from ..scim.filters import Not
 from ..scim.filters import Or
 from ..scim.filters import ValuePath
+from ._sql import among
+from ._sql import unindexed
 from .models import Models
 
 
@@ -223,6 +225,106 @@ def user_name_count(models: Models) -> t.Any:
             ident.deleted_at.is_(None),
             ident.user_name_key == bindparam("key"),
         )
+    )
+
+
+def page_of_users(models: Models, *conditions: ColumnElement[bool]) -> t.Any:
+    """A page of the users a list shows, in list order (creation, then id): parameters
+    ``org``, ``skip``, ``n``; ``conditions`` (a filter) narrow it.
+
+    A deferred join: the page's ``n`` ids are picked first, ``skip`` rows past the
+    start, from the index in list order (``ix_*_identity_org_created``, partial on the
+    people not deleted: on PostgreSQL an index-only scan), then only those ``n`` rows
+    are read whole. A deep page then walks index entries, not the rows it skips.
+    """
+    ident = models.identity
+    ids = (
+        select(ident.id)
+        .where(ident.organization_id == bindparam("org"), ident.deleted_at.is_(None), *conditions)
+        .order_by(ident.created_at, ident.id)
+        .offset(bindparam("skip"))
+        .limit(bindparam("n"))
+        .subquery("page")
+    )
+    return select(ident).join(ids, ids.c.id == ident.id).order_by(ident.created_at, ident.id)
+
+
+def count_of_users(models: Models, *conditions: ColumnElement[bool]) -> t.Any:
+    """``totalResults`` of :func:`page_of_users`: parameter ``org``."""
+    ident = models.identity
+    return (
+        select(func.count())
+        .select_from(ident)
+        .where(ident.organization_id == bindparam("org"), ident.deleted_at.is_(None), *conditions)
+    )
+
+
+@functools.cache
+def user_page(models: Models) -> t.Any:
+    """:func:`page_of_users` without a filter (Okta's import, Entra's listing), built once."""
+    return page_of_users(models)
+
+
+@functools.cache
+def user_count(models: Models) -> t.Any:
+    """:func:`count_of_users` without a filter, built once."""
+    return count_of_users(models)
+
+
+#: Rows a streamed list of members holds at a time (``yield_per``).
+MEMBER_BATCH = 1000
+
+
+@functools.cache
+def group_member_ids(models: Models) -> t.Any:
+    """The SCIM ids of an Okta-managed group's members (deleted people aside), in list
+    order: parameter ``group``. Streamed, :data:`MEMBER_BATCH` rows at a time."""
+    gm, ident = models.group_member, models.identity
+    return (
+        select(ident.id)
+        .join(gm, gm.identity_id == ident.id)
+        .where(gm.group_id == bindparam("group"), ident.deleted_at.is_(None))
+        .order_by(ident.created_at, ident.id)
+        .execution_options(yield_per=MEMBER_BATCH)
+    )
+
+
+@functools.cache
+def team_member_ids(models: Models) -> t.Any:
+    """The SCIM ids of a team's members provisioned in its organization, in list order:
+    parameters ``team``, ``org``. Streamed, :data:`MEMBER_BATCH` rows at a time."""
+    tm, ident = models.team_member, models.identity
+    return (
+        select(ident.id)
+        .join(tm, tm.account_id == ident.account_id)
+        .where(
+            tm.team_id == bindparam("team"),
+            ident.organization_id == bindparam("org"),
+            ident.deleted_at.is_(None),
+        )
+        .order_by(ident.created_at, ident.id)
+        .execution_options(yield_per=MEMBER_BATCH)
+    )
+
+
+@functools.cache
+def member_rows(models: Models, dialect: str) -> t.Any:
+    """The users a group change names, locked in id order: parameters ``org``, ``ids`` (a list).
+
+    Rows of ``id``, ``active`` and ``account_id`` (all a member change needs), never
+    ORM objects; deleted users are not found. Built once per models and database kind
+    (the list is an array parameter on PostgreSQL: :func:`~._sql.among`).
+    """
+    ident = models.identity
+    return (
+        select(ident.id, ident.active, ident.account_id)
+        .where(
+            unindexed(ident.organization_id) == bindparam("org"),
+            among(ident.id, "ids", dialect),
+            ident.deleted_at.is_(None),
+        )
+        .order_by(ident.id)
+        .with_for_update()
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import typing as t
 from collections import defaultdict
 from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from ..scim.filters import Node
 from ..scim.patch import GroupChanges
 from ..scim.resources import GroupInput
 from ..scim.resources import UserInput
+from ..scim.resources import group_member
 from ..scim.resources import primary_email
 from ..scim.resources import render_group
 from ..scim.resources import render_user
@@ -35,11 +37,18 @@ from ..scim.service import plausible_id
 from ._sql import chunks
 from .directory import UNSET
 from .directory import Directory
+from .scim_query import count_of_users
 from .scim_query import group_condition
+from .scim_query import group_member_ids
+from .scim_query import member_rows
+from .scim_query import page_of_users
+from .scim_query import team_member_ids
 from .scim_query import user_condition
+from .scim_query import user_count
 from .scim_query import user_name_count
 from .scim_query import user_name_key
 from .scim_query import user_name_lookup
+from .scim_query import user_page
 
 
 @dataclass(frozen=True)
@@ -89,16 +98,20 @@ class SQLAlchemyScimStore:
                 else []
             )
             total = self._total(rows, start, count, lambda: user_name_count(self.models), values)
-        else:
-            ident = self.models.identity
-            where = [ident.organization_id == self.organization.id, ident.deleted_at.is_(None)]
-            if condition is not None:
-                where.append(user_condition(condition, self.models))
-            query = select(ident).where(*where).order_by(ident.created_at, ident.id)
-            rows = list(self.session.scalars(query.offset(start - 1).limit(count))) if count else []
-            total = self._total(
-                rows, start, count, lambda: select(func.count()).select_from(ident).where(*where)
+        else:  # in list order, however deep the page: see page_of_users
+            values = {"org": self.organization.id}
+            if condition is None:
+                page, counted = user_page(self.models), user_count(self.models)
+            else:
+                where = user_condition(condition, self.models)
+                page = page_of_users(self.models, where)
+                counted = count_of_users(self.models, where)
+            rows = (
+                list(self.session.scalars(page, {**values, "skip": start - 1, "n": count}))
+                if count
+                else []
             )
+            total = self._total(rows, start, count, lambda: counted, values)
         groups = self._groups_of([r.id for r in rows]) if with_groups else None
         return Page(
             total,
@@ -370,53 +383,59 @@ class SQLAlchemyScimStore:
         if taken is not None:
             raise Conflict(f"A group named {name!r} already exists ({taken}).")
 
-    def _members(self, record: GroupRecord) -> list[dict[str, str]]:
-        """The group's members: Okta's list (deactivated people too) once Okta manages it.
+    def member_ids(self, record: GroupRecord) -> Iterator[list[str]]:
+        """The SCIM ids of the group's members, in list order, in batches: Okta's list
+        (deactivated people too) once Okta manages it; before that, the team's members
+        who were provisioned in the organization (people who only signed in with SSO
+        have no SCIM id).
 
-        Before that, the team's members who were provisioned in the organization
-        (people who only signed in with SSO have no SCIM id).
+        Read as they are iterated, from a streamed cursor, :data:`~.scim_query.MEMBER_BATCH`
+        at a time: a group of 50,000 is never a list in memory. The group is read now,
+        its members at the first ``next()`` (when the answer streams, after the request's
+        unit of work committed: :mod:`flask_okta_scim.web.scim_stream`).
         """
-        group = record.group
-        if not group.managed:
-            ids: t.Iterable[str] = self.directory.team_identity_ids(record.team)
-        else:
-            gm, ident = self.models.group_member, self.models.identity
-            ids = self.session.scalars(
-                select(ident.id)
-                .join(gm, gm.identity_id == ident.id)
-                .where(gm.group_id == group.id, ident.deleted_at.is_(None))
-                .order_by(ident.created_at, ident.id)
-            )
-        return [{"value": i, "$ref": f"{self.base_url}/Users/{i}", "type": "User"} for i in ids]
+        group, team = record.group, record.team
+        if group.managed:
+            return self._streamed(group_member_ids(self.models), {"group": group.id})
+        values = {"team": team.id, "org": team.organization_id}
+        return self._streamed(team_member_ids(self.models), values)
+
+    def _streamed(self, statement: t.Any, values: dict[str, t.Any]) -> Iterator[list[str]]:
+        # Core rows (no ORM loading for a column of ids), a batch per fetch.
+        result = self.session.connection().execute(statement, values).scalars()
+        try:
+            yield from (list(batch) for batch in result.partitions())
+        finally:
+            result.close()
+
+    def _members(self, record: GroupRecord) -> list[dict[str, str]]:
+        """The group's ``members``, as a list (:meth:`member_ids`)."""
+        return [group_member(i, self.base_url) for batch in self.member_ids(record) for i in batch]
 
     def _identities_for(self, scim_ids: list[str], *, strict: bool = True) -> list[t.Any]:
         """This organization's users ``scim_ids`` (deactivated ones included), locked.
 
-        The rows are locked in id order (after the group's: one lock order) and
-        read afresh, so that a person deactivated at the same moment is seen
-        inactive, not half-detached.
+        Each is a row of what a member change needs (``id``, ``active``,
+        ``account_id``: :func:`~.scim_query.member_rows`), not an ORM object: a
+        PATCH of 1,000 members loads 1,000 small tuples, one ``IN`` query per
+        :data:`~._sql.CHUNK` ids. The rows are locked in id order (after the
+        group's: one lock order) and read afresh, so that a person deactivated
+        at the same moment is seen inactive, not half-detached.
 
         With ``strict``, an id that is not a user of this organization is an
         :class:`InvalidValue` naming it, and nothing changes; otherwise
         (removals) it is skipped.
         """
-        ident = self.models.identity
         found: dict[str, t.Any] = {}
         for batch in chunks(sorted({i for i in scim_ids if plausible_id(i)})):
             found.update(
                 (row.id, row)
-                for row in self.session.scalars(
-                    select(ident)
-                    .where(
-                        ident.organization_id == self.organization.id,
-                        ident.id.in_(batch),
-                        ident.deleted_at.is_(None),
-                    )
-                    .order_by(ident.id)
-                    .with_for_update()
-                    .execution_options(populate_existing=True)
+                for row in self.session.execute(
+                    member_rows(self.models, self.directory._dialect),
+                    {"org": self.organization.id, "ids": batch},
                 )
             )
+        self.directory.locked_identities().update(found)
         missing = [i for i in scim_ids if i not in found]
         if missing and strict:
             shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")

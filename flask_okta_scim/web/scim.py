@@ -33,6 +33,7 @@ from ..scim import errors
 from ..scim.constants import CONTENT_TYPE
 from ..scim.constants import GROUP
 from ..scim.constants import USER
+from ..scim.resources import group_member
 from ..scim.resources import project
 from ..scim.search import ListQuery
 from ..scim.search import parse_search_request
@@ -46,6 +47,7 @@ from .scim_hold import planned
 from .scim_request import json_body
 from .scim_request import names
 from .scim_request import query_args
+from .scim_stream import streamed_group
 
 bp = Blueprint("okta_scim", __name__)
 
@@ -305,11 +307,15 @@ class GroupView(ScimView):
     resource = "Groups"
 
     def get(self, service: ScimService, scim_id: str) -> Response:
-        return _with_version(
-            service.get_group(
-                scim_id, members=_members_wanted(names("attributes"), names("excludedAttributes"))
-            )
-        )
+        attributes, excluded = names("attributes"), names("excludedAttributes")
+        if not _members_wanted(attributes, excluded):
+            return _with_version(service.get_group(scim_id, members=False))
+        resource, ids = service.get_group_streamed(scim_id)  # members read as they are sent
+        answer = streamed_group(resource, ids, attributes, excluded, _base())
+        if answer is None:
+            resource["members"] = [group_member(i, _base()) for batch in ids for i in batch]
+            answer = _with_version(resource)
+        return answer
 
     def put(self, service: ScimService, scim_id: str) -> Response:
         return _with_version(service.replace_group(scim_id, json_body(), _if_match()))

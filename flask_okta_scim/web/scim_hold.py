@@ -21,6 +21,7 @@ import logging
 import typing as t
 from collections.abc import Callable
 
+from flask import Response
 from flask import current_app
 from flask import request
 
@@ -201,7 +202,10 @@ def as_planned(handler: Handler, service: ScimService, directory: t.Any, scim_id
     savepoint = directory.session.begin_nested()
     try:
         _apply_planned(service, directory, organization, b"", scim_id)
-        return handler(service, scim_id=scim_id)
+        answer = handler(service, scim_id=scim_id)
+        if isinstance(answer, Response) and answer.is_streamed:
+            answer.make_sequence()  # a group's members, read while the plan is applied
+        return answer
     finally:
         savepoint.rollback()
 

@@ -13,6 +13,7 @@ from ...core.errors import Conflict
 from ...core.errors import InvalidValue
 from ...core.errors import NotAMember
 from ...core.errors import NotFound
+from .._sql import among
 from .._sql import chunks
 from .._sql import insert_ignore_one
 from .base import DirectoryBase
@@ -199,7 +200,8 @@ class Accounts(DirectoryBase):
             found.update(
                 self.session.scalars(
                     select(m.account_id).where(
-                        m.organization_id == organization.id, m.account_id.in_(batch)
+                        m.organization_id == organization.id,
+                        among(m.account_id, batch, self._dialect),
                     )
                 )
             )
@@ -215,7 +217,11 @@ class Accounts(DirectoryBase):
         a = self.models.account
         out: list[t.Any] = []
         for batch in chunks(ids):
-            out.extend(self.session.scalars(select(a).where(a.id.in_(batch)).order_by(a.id)))
+            out.extend(
+                self.session.scalars(
+                    select(a).where(among(a.id, batch, self._dialect)).order_by(a.id)
+                )
+            )
         return out
 
     def _account_ids(self, accounts: Iterable[t.Any]) -> list[t.Any]:

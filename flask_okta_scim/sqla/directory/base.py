@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import typing as t
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -286,6 +287,27 @@ class DirectoryBase:
                 or_(audit.action == kind, audit.action.startswith(kind + ".", autoescape=True))
             )
         return list(self.session.scalars(stmt.order_by(audit.id.desc()).limit(limit)))
+
+    def locked_identities(self) -> set[str]:
+        """The SCIM ids of the identities this transaction locked (``FOR UPDATE``) so far.
+
+        Whoever locks identity rows adds them, so that a later step of the same unit
+        of work does not lock them again. Forgotten with the transaction.
+        """
+        return t.cast(set[str], self.transaction_state().setdefault("locked_identities", set()))
+
+    def _expire_loaded(self, model: t.Any, ids: Iterable[t.Any], attributes: list[str]) -> None:
+        """Expire ``attributes`` of the objects of ``model`` with these ids that the session
+        holds (after an UPDATE in SQL): their next read loads them afresh."""
+        wanted = set(ids)
+        for row in list(self.session.identity_map.values()):
+            if isinstance(row, model) and row.id in wanted:
+                self.session.expire(row, attributes)
+
+    @property
+    def _dialect(self) -> str:
+        """The database's kind: ``"postgresql"``, ``"sqlite"``, ..."""
+        return str(self.session.get_bind().dialect.name)
 
     def _by_id(self, model: t.Any, ref: t.Any) -> t.Any:
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):

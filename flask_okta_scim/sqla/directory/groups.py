@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from ... import signals
+from .._sql import among
 from .._sql import chunks
 from .._sql import delete_returning
-from .._sql import insert_ignore
+from .._sql import insert_each_ignore
 from .base import bump_version
 from .teams import Teams
 
@@ -49,10 +50,12 @@ class Groups(Teams):
         gm = self.models.group_member
         group.managed = True
         bump_version(group)
-        insert_ignore(
+        insert_each_ignore(
             self.session,
             gm,
-            [{"group_id": group.id, "identity_id": i} for i in self.team_identity_ids(team)],
+            {"group_id": group.id},
+            gm.identity_id,
+            self.team_identity_ids(team),
             gm.identity_id,
         )
         organization = self._organization_of(team)
@@ -99,12 +102,19 @@ class Groups(Teams):
         return set(self.session.scalars(select(gm.identity_id).where(gm.group_id == group.id)))
 
     def add_group_members(self, group: t.Any, team: t.Any, identities: list[t.Any]) -> None:
-        """Add identities to ``group``; the active ones join ``team``. Does not commit."""
+        """Add identities to ``group``; the active ones join ``team``. Does not commit.
+
+        ``identities`` need only ``id``, ``active`` and ``account_id`` (rows of
+        :func:`~..scim_query.member_rows` will do). Set operations in a number of
+        statements that does not grow with the number of people.
+        """
         gm = self.models.group_member
-        added = insert_ignore(
+        added = insert_each_ignore(
             self.session,
             gm,
-            [{"group_id": group.id, "identity_id": i.id} for i in identities],
+            {"group_id": group.id},
+            gm.identity_id,
+            [i.id for i in identities],
             gm.identity_id,
         )
         self._bump_identities(added)
@@ -118,7 +128,7 @@ class Groups(Teams):
             removed += delete_returning(
                 self.session,
                 gm,
-                [gm.group_id == group.id, gm.identity_id.in_(batch)],
+                [gm.group_id == group.id, among(gm.identity_id, batch, self._dialect)],
                 gm.identity_id,
             )
         self._bump_identities(removed)
@@ -133,15 +143,19 @@ class Groups(Teams):
         gm = self.models.group_member
         current = self.group_member_ids(group)
         wanted = {i.id for i in identities}
-        insert_ignore(
+        insert_each_ignore(
             self.session,
             gm,
-            [{"group_id": group.id, "identity_id": i} for i in wanted - current],
+            {"group_id": group.id},
+            gm.identity_id,
+            sorted(wanted - current),
             gm.identity_id,
         )
         for batch in chunks(sorted(current - wanted)):
             self.session.execute(
-                delete(gm).where(gm.group_id == group.id, gm.identity_id.in_(batch))
+                delete(gm).where(
+                    gm.group_id == group.id, among(gm.identity_id, batch, self._dialect)
+                )
             )
         self._bump_identities(wanted ^ current)
         self.replace_team_members(team, _accounts(identities))

@@ -14,9 +14,12 @@ from ... import signals
 from ...core.emails import normalize_domain
 from ...core.errors import Conflict
 from ...core.errors import NotFound
+from .._sql import among
 from .._sql import chunks
 from .._sql import delete_returning
+from .._sql import insert_each_ignore
 from .._sql import insert_ignore
+from .._sql import unindexed
 from .base import _clean_name
 from .base import bump_version
 from .domains import Domains
@@ -185,11 +188,10 @@ class Teams(Domains):
         organization = self._organization_of(team)
         self._require_members(organization, ids)
         tm = self.models.team_member
-        added = insert_ignore(
-            self.session, tm, [{"team_id": team.id, "account_id": i} for i in ids], tm.account_id
+        added = insert_each_ignore(
+            self.session, tm, {"team_id": team.id}, tm.account_id, ids, tm.account_id
         )
-        self._membership_changed(organization, team, added, [])
-        return self._accounts(added)
+        return self._membership_changed(organization, team, added, [])[0]
 
     def remove_team_members(self, team: t.Any, accounts: Iterable[t.Any]) -> list[t.Any]:
         """Remove accounts (or ids) from ``team``; return the accounts actually removed.
@@ -204,12 +206,11 @@ class Teams(Domains):
                 delete_returning(
                     self.session,
                     tm,
-                    [tm.team_id == team.id, tm.account_id.in_(batch)],
+                    [tm.team_id == team.id, among(tm.account_id, batch, self._dialect)],
                     tm.account_id,
                 )
             )
-        self._membership_changed(self._organization_of(team), team, [], removed)
-        return self._accounts(removed)
+        return self._membership_changed(self._organization_of(team), team, [], removed)[1]
 
     def replace_team_members(
         self, team: t.Any, accounts: Iterable[t.Any]
@@ -229,10 +230,12 @@ class Teams(Domains):
         )
         current = set(self.session.scalars(select(tm.account_id).where(tm.team_id == team.id)))
         wanted = set(ids)
-        added = insert_ignore(
+        added = insert_each_ignore(
             self.session,
             tm,
-            [{"team_id": team.id, "account_id": i} for i in ids if i not in current],
+            {"team_id": team.id},
+            tm.account_id,
+            [i for i in ids if i not in current],
             tm.account_id,
         )
         removed: list[t.Any] = []
@@ -241,12 +244,11 @@ class Teams(Domains):
                 delete_returning(
                     self.session,
                     tm,
-                    [tm.team_id == team.id, tm.account_id.in_(batch)],
+                    [tm.team_id == team.id, among(tm.account_id, batch, self._dialect)],
                     tm.account_id,
                 )
             )
-        self._membership_changed(organization, team, added, removed)
-        return self._accounts(added), self._accounts(removed)
+        return self._membership_changed(organization, team, added, removed)
 
     def delete_team(self, team: t.Any) -> None:
         """Delete ``team`` with its memberships, domains and SCIM group link.
@@ -333,23 +335,34 @@ class Teams(Domains):
         Once per transaction (a group change that also changes the team bumps
         each person once). Locked in id order first: every writer takes group rows before
         identity rows, and identity rows in id order, so that two requests
-        touching the same people wait for each other instead of deadlocking.
+        touching the same people wait for each other instead of deadlocking. Rows this
+        transaction locked already (the members a group change names) are not locked
+        again. Identities loaded in the session see the new version on their next read.
         """
         ident = self.models.identity
         bumped: set[str] = self.transaction_state().setdefault("bumped_identities", set())
         fresh = set(ids) - bumped
         bumped |= fresh
+        locked = self.locked_identities()
         for batch in chunks(sorted(fresh)):
-            locked = list(
-                self.session.scalars(
-                    select(ident.id).where(ident.id.in_(batch)).order_by(ident.id).with_for_update()
+            if not locked.issuperset(batch):
+                batch = list(
+                    self.session.scalars(
+                        select(ident.id)
+                        .where(among(ident.id, batch, self._dialect))
+                        .order_by(ident.id)
+                        .with_for_update()
+                    )
                 )
-            )
-            if locked:
+                locked.update(batch)
+            if batch:
                 self.session.execute(
-                    update(ident).where(ident.id.in_(locked)).values(version=ident.version + 1),
-                    execution_options={"synchronize_session": "fetch"},
+                    update(ident)
+                    .where(among(ident.id, batch, self._dialect))
+                    .values(version=ident.version + 1),
+                    execution_options={"synchronize_session": False},
                 )
+                self._expire_loaded(ident, batch, ["version", "updated_at"])
 
     def _touch_group(self, team: t.Any) -> None:
         group = self.group_of(team)
@@ -358,16 +371,18 @@ class Teams(Domains):
 
     def _membership_changed(
         self, organization: t.Any, team: t.Any, added: list[t.Any], removed: list[t.Any]
-    ) -> None:
+    ) -> tuple[list[t.Any], list[t.Any]]:
+        """Record a change of ``team``'s members (account ids); return the accounts
+        ``(added, removed)``, each loaded once for the audit, the signal and the caller."""
         if not added and not removed:
-            return
+            return [], []
         self._touch_group(team)
         ident = self.models.identity
         self._bump_identities(
             self.session.scalars(
                 select(ident.id).where(
-                    ident.organization_id == organization.id,
-                    ident.account_id.in_(list(added) + list(removed)),
+                    unindexed(ident.organization_id) == organization.id,
+                    among(ident.account_id, [*added, *removed], self._dialect),
                 )
             )
         )
@@ -389,3 +404,4 @@ class Teams(Domains):
             added=added_accounts,
             removed=removed_accounts,
         )
+        return added_accounts, removed_accounts
