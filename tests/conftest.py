@@ -20,6 +20,7 @@ import pytest
 from blinker import NamedSignal
 from flask import Flask
 from sqlalchemy import create_engine
+from sqlalchemy import event
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
@@ -199,6 +200,24 @@ def directory(ctx: None) -> t.Any:
 @pytest.fixture
 def models(app: Flask) -> t.Any:
     return okta.models
+
+
+@contextmanager
+def statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement ``app`` sends to its database inside the block, whitespace
+    collapsed (``BEGIN`` and ``COMMIT`` are not statements here)."""
+    sent: list[str] = []
+
+    def record(conn: t.Any, cursor: t.Any, statement: str, *args: t.Any) -> None:
+        sent.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 @contextmanager

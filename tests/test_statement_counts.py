@@ -10,41 +10,19 @@ costs. These are counts, never times.
 from __future__ import annotations
 
 import re
-import typing as t
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 
-from sqlalchemy import event
-
 from flask_okta_scim.saml.service import SamlIdentity
-from sample_app.models import db
 from sample_app.models import okta
+from tests.conftest import statements
 from tests.conftest import user_body
 from tests.saml.test_sso import IDP
 from tests.saml.test_sso import connect
 from tests.saml_idp import me
 from tests.saml_idp import post_acs
 from tests.saml_idp import start_login
-
-
-@contextmanager
-def statements(app: t.Any) -> Iterator[list[str]]:
-    """Every SQL statement the application sends inside the block (``BEGIN`` not included)."""
-    sent: list[str] = []
-
-    def record(conn: t.Any, cursor: t.Any, statement: str, *args: t.Any) -> None:
-        sent.append(" ".join(statement.split()))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def kinds(sent: list[str]) -> list[str]:

@@ -23,7 +23,6 @@ from datetime import timezone
 import pytest
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
-from sqlalchemy import event
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
@@ -36,6 +35,7 @@ from sample_app.models import okta
 from tests.conftest import ScimClient
 from tests.conftest import assert_scim_error
 from tests.conftest import patch_body
+from tests.conftest import statements
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 #: When the people of :func:`people` were created: three at each second (ties by id).
@@ -140,23 +140,6 @@ def whole_answers(app: Flask) -> Iterator[None]:
         yield
     finally:
         app.json = streaming
-
-
-@contextmanager
-def statements(app: Flask) -> Iterator[list[str]]:
-    """The SQL statements the block sends."""
-    seen: list[str] = []
-
-    def record(conn: t.Any, cursor: t.Any, statement: str, *args: t.Any) -> None:
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 # -- GET /Groups/{id}, streamed ------------------------------------------------------------

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from ... import signals
 from ...logs import log
 from ..mixins import utcnow
+from .accounts import _CREATED_ACCOUNTS
 from .ownership import Ownership
 
 
@@ -186,7 +187,7 @@ class Removal(Ownership):
         self.session.execute(delete(m).where(m.account_id == account.id))
         self.session.delete(account)
         self.session.flush()
-        self.transaction_state().get("created_accounts", set()).discard(account.id)
+        self.transaction_state().get(_CREATED_ACCOUNTS, set()).discard(account.id)
 
 
 def _first_line(error: IntegrityError) -> str:
