@@ -201,9 +201,12 @@ class ScimView(MethodView):
         handler = getattr(self, verb, None) if verb != "options" else None
         if handler is None:
             raise errors.MethodNotAllowed(self.allowed or None)
-        service, directory = _authenticate()
+        authenticated: tuple[ScimService, t.Any] | None = None
         for attempt in range(1, RUNS + 1):
             try:
+                if authenticated is None:  # its commit may meet a busy database too
+                    authenticated = _authenticate()
+                service, directory = authenticated
                 with directory.atomic():
                     kind = self.resource or self.collection
                     if kind and verb.upper() in WRITES and directory.dry_run_seen:
@@ -248,13 +251,10 @@ def _authenticate() -> tuple[ScimService, t.Any]:
     if token is None:
         raise errors.Unauthorized("Send the organization's provisioning token as a Bearer token.")
     directory = ext.directory(actor="scim")
-    found = directory.authenticate_token(token)
+    found = directory.use_token(token)
     if found is None:
-        directory.session.rollback()
         raise errors.Unauthorized("The bearer token is not valid (or provisioning is off).")
     organization, token_row = found
-    if directory.session.dirty:
-        directory.session.commit()
     directory.actor = f"scim:token:{token_row.id}"
     g._okta_scim_scim = (organization.id, token_row.id)
     ext.scim_rate_limiter.hit(organization.id)

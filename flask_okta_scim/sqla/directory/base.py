@@ -63,19 +63,30 @@ def database_refusals(
     does.
 
     A deadlock or serialization failure (and a row a concurrent request
-    deleted under an ORM update) is a :class:`ConcurrentUpdate`, which the
-    SCIM layer runs again.
+    deleted under an ORM update, and SQLite's "database is locked": its one
+    writer was busy past the driver's timeout) is a :class:`ConcurrentUpdate`,
+    which the SCIM layer runs again.
     """
     try:
         yield
     except StaleDataError:
         raise ConcurrentUpdate(conflict) from None
     except (IntegrityError, OperationalError) as e:
+        if _sqlite_busy(e):
+            raise ConcurrentUpdate(conflict) from None
         if not _caused_by_a_concurrent_change(e, own_tables):
             raise
         if _sqlstate(e) in _RERUN_STATES:
             raise ConcurrentUpdate(conflict) from None
         raise Conflict(conflict) from None
+
+
+def _sqlite_busy(error: DBAPIError) -> bool:
+    """SQLite's ``SQLITE_BUSY``: another connection held the write lock past the timeout."""
+    name = getattr(error.orig, "sqlite_errorname", None)
+    if name is not None:
+        return str(name).startswith("SQLITE_BUSY")
+    return "database is locked" in str(error.orig)
 
 
 def _sqlstate(error: DBAPIError) -> str | None:

@@ -29,11 +29,13 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from ...config import TEAM_DELETION_POLICIES
+from ...core.errors import ConcurrentUpdate
 from ...core.errors import InvalidValue
 from ...core.errors import NotReady
 from ...core.ids import new_integration_id
 from .._sql import insert_ignore_one
 from ..mixins import utcnow
+from .base import database_refusals
 from .certificates import Certificates
 
 #: Connection states (docs/directory.rst).
@@ -382,6 +384,26 @@ class Connections(Certificates):
             row.last_used_at = now
         self.dry_run_seen = bool(dry_run)
         return organization, row
+
+    def use_token(self, token: str) -> tuple[t.Any, t.Any] | None:
+        """:meth:`authenticate_token`, its first and last use committed at once (kept even if
+        the request then fails); ``None``, rolled back, for a token that is not valid.
+
+        A database that was busy or deadlocked meanwhile raises
+        :class:`~flask_okta_scim.core.errors.ConcurrentUpdate` (rolled back: try
+        again). Commits nothing when nothing changed.
+        """
+        try:
+            with database_refusals():
+                found = self.authenticate_token(token)
+                if found is not None and self.session.dirty:
+                    self.session.commit()
+        except ConcurrentUpdate:
+            self.session.rollback()
+            raise
+        if found is None:
+            self.session.rollback()
+        return found
 
     def _issue_token(self, organization: t.Any) -> str:
         token = secrets.token_urlsafe(32)

@@ -119,6 +119,9 @@ class Identities(SearchKeys):
         """
         user_name = _clean_user_name(user_name)
         email = normalize_email(email if email is not None else user_name)
+        # Before the first write: on SQLite, whose one writer waits for nobody else, the
+        # hash (about a tenth of a second) must not be spent holding the write lock.
+        password_hash = self.hash_password(password) if password else None
         existing = self.find_identity(organization, user_name)
         if existing is not None:
             existing = self.get_identity(organization, existing.id, for_update=True)
@@ -133,7 +136,7 @@ class Identities(SearchKeys):
             )
             self._index_emails(existing)
             if active:
-                self.reactivate(existing, password=password)
+                self._reactivate(existing, password_hash)
             return existing, False
 
         identity = self.models.identity(
@@ -154,7 +157,7 @@ class Identities(SearchKeys):
             self.audit(organization, "user.provision", "identity", identity.id, active=False)
             return identity, True
 
-        account, created = self._attach(organization, identity, password)
+        account, created = self._attach(organization, identity, password_hash)
         self.audit(organization, "user.provision", "identity", identity.id)
         self._flush_identity()  # with the audit rows: one statement for them
         self._send(
@@ -194,6 +197,10 @@ class Identities(SearchKeys):
         answer takes as long either way. Does not commit.
         """
         organization = self.session.get(self.models.organization, identity.organization_id)
+        # Before the first write (see provision).
+        password_hash = (
+            self.hash_password(password) if isinstance(password, str) and password else None
+        )
         if active is True and not identity.active:
             self.reactivate(identity)
         if primary_email is not UNSET:
@@ -237,9 +244,6 @@ class Identities(SearchKeys):
 
         account_changes: set[str] = set()
         account = self.account_of(identity)
-        password_hash = (
-            self.hash_password(password) if isinstance(password, str) and password else None
-        )
         if account is not None and changes & {"email", "display_name", "password"}:
             account_changes = self._apply_to_account(
                 organization, account, identity, changes, password_hash
@@ -312,10 +316,13 @@ class Identities(SearchKeys):
         memberships are not restored. Reactivating an active identity does
         nothing. Does not commit.
         """
+        self._reactivate(identity, self.hash_password(password) if password else None)
+
+    def _reactivate(self, identity: t.Any, password_hash: str | None) -> None:
         if identity.active:
             return
         organization = self.session.get(self.models.organization, identity.organization_id)
-        account, created = self._attach(organization, identity, password)
+        account, created = self._attach(organization, identity, password_hash)
         bump_version(identity)
         self._flush_identity()
         self.audit(organization, "user.reactivate", "identity", identity.id)
@@ -385,17 +392,16 @@ class Identities(SearchKeys):
         identity.primary_email_key = primary_email.lower() if primary_email else None
 
     def _attach(
-        self, organization: t.Any, identity: t.Any, password: str | None
+        self, organization: t.Any, identity: t.Any, password_hash: str | None
     ) -> tuple[t.Any, bool]:
         """Find or create the account for ``identity``'s email, join it, mark identity active.
 
         Under the account's lock (directory rule 9). A new account records the
-        organization as its creator and takes ``password`` if the organization
-        manages it; an existing account keeps its password. The password is
-        hashed either way, so that the answer takes as long whether or not the
-        account existed.
+        organization as its creator and takes ``password_hash`` if the
+        organization manages it; an existing account keeps its password. The
+        caller hashed the password either way, before its first write, so that
+        the answer takes as long whether or not the account existed.
         """
-        password_hash = self.hash_password(password) if password else None
         account = self.find_account(identity.email)
         created = account is None
         if account is None:

@@ -122,7 +122,7 @@ class Ownership(Accounts, Logouts):
         made: dict[t.Any, t.Any] = self.transaction_state().setdefault(_MADE_CONTROLS, {})
         if account.id in made:
             row = made[account.id]
-        elif self.created_here(account) and self.session.get_bind().dialect.name == "postgresql":
+        elif self.created_here(account) and self._dialect == "postgresql":
             row = None
         else:
             row = self.session.get(c, account.id)

@@ -143,7 +143,7 @@ class SignIns(Jit, Connections):
     def _take_request(self, connection: t.Any, request_id: str, browser_key: str) -> t.Any:
         """Delete and return ``(next_path,)`` of an unexpired request of this browser, or
         ``None``: an ID is answered once (two responses racing for it: one wins)."""
-        if self.session.get_bind().dialect.name not in ("postgresql", "sqlite"):
+        if self._dialect not in ("postgresql", "sqlite"):
             outstanding = self.outstanding_sign_ins(connection, browser_key)
             if request_id not in outstanding:
                 return None
@@ -177,7 +177,7 @@ class SignIns(Jit, Connections):
             "assertion_id": loggable(identity.assertion_id, 256),
             "integration_id": connection.integration_id,
         }
-        if self.session.get_bind().dialect.name != "postgresql":
+        if self._dialect != "postgresql":
             if not self.remember_assertion(
                 connection, identity.assertion_id, identity.remember_until
             ):
