@@ -101,7 +101,7 @@ class Accounts(DirectoryBase):
         return account
 
     def created_here(self, account: t.Any) -> bool:
-        """Whether ``account`` was created in the current transaction (by :meth:`ensure_account`).
+        """Whether this directory created ``account`` in the current transaction.
 
         No other transaction can see such an account yet: its row is locked by
         its own insert, and it cannot be disabled or managed by anyone else.
